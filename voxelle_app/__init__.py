@@ -1,0 +1,3 @@
+"""Voxelle: a local AI co-host for live streamers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from voxelle_app.cli import main
+
+raise SystemExit(main())

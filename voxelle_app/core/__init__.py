@@ -1,0 +1,1 @@
+"""The Qt-free core: events, bus, settings, operations and the pipeline."""

@@ -1,0 +1,36 @@
+"""The parts of a running Voxelle that the UI and the command line are handed.
+
+Built only by ``bootstrap`` (the composition root); nothing reaches for it globally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voxelle_app.core.audio.engine import AudioEngine
+from voxelle_app.core.bus import EventBus
+from voxelle_app.core.control import Switchable
+from voxelle_app.core.logs import Redactor
+from voxelle_app.core.paths import AppPaths
+from voxelle_app.core.prompter.persona import PersonaStore
+from voxelle_app.core.secrets import SecretStore
+from voxelle_app.core.settings import Settings, SettingsStore
+
+
+@dataclass
+class AppContext:
+    paths: AppPaths
+    store: SettingsStore
+    settings: Settings
+    bus: EventBus
+    redactor: Redactor
+    secrets: SecretStore
+    persona: PersonaStore
+    audio: AudioEngine
+    log_file: Path
+    messages: list[str] = field(default_factory=list)  # startup notices for the user
+    integrations: list[Switchable] = field(default_factory=list)
+
+    def save_settings(self) -> None:
+        self.store.save(self.settings)

@@ -1,0 +1,1 @@
+"""Persona, history and prompt assembly."""

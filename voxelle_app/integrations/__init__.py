@@ -1,0 +1,1 @@
+"""Connections to the outside: Twitch, Discord, VTube Studio. Each imports core only."""
