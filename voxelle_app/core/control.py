@@ -86,6 +86,14 @@ class AvatarControl(Protocol):
     @property
     def model_name(self) -> str: ...
 
+    @property
+    def mouth_value(self) -> float:
+        """The mouth opening last sent to the avatar, 0..1 (for the panel's live bar)."""
+
+    @property
+    def last_mood(self) -> str:
+        """The last mood the co-host expressed, and what it triggered, for the panel."""
+
     async def list_hotkeys(self) -> Sequence[Hotkey]: ...
 
     async def list_expressions(self) -> Sequence[Expression]: ...

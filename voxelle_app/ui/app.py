@@ -19,6 +19,7 @@ def run_app(ctx: AppContext, argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Voxelle")
+    app.setQuitOnLastWindowClosed(False)  # the window ends the loop itself, after shutdown
     app.setStyleSheet(STYLE)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

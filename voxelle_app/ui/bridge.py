@@ -16,15 +16,15 @@ from voxelle_app.core.events import Event
 
 
 class Bridge(QObject):
-    event = Signal(object)
+    received = Signal(object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._unsubscribe: list[Callable[[], None]] = [bus.subscribe(Event, self.event.emit)]
+        self._unsubscribe: list[Callable[[], None]] = [bus.subscribe(Event, self.received.emit)]
 
     def on(self, event_type: type, slot: Callable[[object], None]) -> None:
         """Call ``slot`` for events of ``event_type`` only."""
-        self.event.connect(lambda e: slot(e) if isinstance(e, event_type) else None)
+        self.received.connect(lambda e: slot(e) if isinstance(e, event_type) else None)
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:

@@ -97,7 +97,9 @@ class MainWindow(QMainWindow):
 
         self.bridge.on(StageError, self._on_error)
         self.bridge.on(StageStatus, self._on_status)
-        QShortcut(QKeySequence.StandardKey.Quit, self, activated=self.close)
+        quit_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self)
+        quit_shortcut.activated.connect(self.close)
+        self.tabs.setCurrentIndex(min(ctx.settings.ui.last_tab, self.tabs.count() - 1))
         for message in ctx.messages:
             self.banner.show_message(message)
 
@@ -134,7 +136,7 @@ class MainWindow(QMainWindow):
         self.bridge.close()
         self._shutdown_done = True
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._shutdown_done:
             event.accept()
             self._closed.set()

@@ -35,7 +35,7 @@ class LevelMeter(QWidget):
         self.setToolTip(f"{20 * math.log10(max(rms, 1e-6)):.0f} dBFS")
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = QRectF(self.rect()).adjusted(1, 1, -1, -1)
