@@ -68,3 +68,33 @@ def pulse() -> None:
     """Real audio through a PulseAudio null sink (scripts/test.sh starts it)."""
     if not os.environ.get("VOXELLE_TEST_PULSE"):
         pytest.skip("needs the PulseAudio null sink that scripts/test.sh starts")
+
+
+@pytest.fixture(scope="session")
+def piper():
+    """The real default voice (en_US-joe-medium), loaded once."""
+    from voxelle_app.core.operations.tts.piper import PiperTTS
+
+    tts = PiperTTS()
+    tts.load()
+    return tts
+
+
+@pytest.fixture(scope="session")
+def whisper():
+    """The real default speech model (Whisper tiny.en), loaded once."""
+    from voxelle_app.core.operations.stt.faster_whisper import FasterWhisperSTT
+
+    stt = FasterWhisperSTT()
+    stt.load()
+    return stt
+
+
+def speak(tts, text: str, rate: int = 16000):
+    """Real synthesized speech for ``text`` at ``rate`` Hz."""
+    import numpy as np
+
+    from voxelle_app.core.audio.resample import resample
+
+    audio = np.concatenate(list(tts.synthesize(text)))
+    return resample(audio, tts.sample_rate, rate)

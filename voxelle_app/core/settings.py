@@ -83,8 +83,8 @@ def _default_presets() -> dict[str, list[EffectSpec]]:
     return {
         "none": [],
         "radio": [
-            EffectSpec(kind="highpass", params={"cutoff_hz": 300.0}),
-            EffectSpec(kind="lowpass", params={"cutoff_hz": 3400.0}),
+            EffectSpec(kind="highpass", params={"cutoff_frequency_hz": 300.0}),
+            EffectSpec(kind="lowpass", params={"cutoff_frequency_hz": 3400.0}),
             EffectSpec(kind="distortion", params={"drive_db": 8.0}),
             EffectSpec(kind="gain", params={"gain_db": -4.0}),
         ],

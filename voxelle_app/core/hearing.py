@@ -1,0 +1,205 @@
+"""The co-host's ears: VAD and endpointing on every input block, STT in its own worker.
+
+``feed()`` is called from the audio engine's ears thread (or a WAV feeder in headless runs)
+with 16 kHz blocks. It runs the VAD there (a fraction of a millisecond per block) and hands
+finished utterances to the loop, which transcribes them in the STT worker and publishes
+``SpeechStarted`` / ``SpeechEnded`` / ``TranscriptFinal``. Listening modes: voice-activated,
+push-to-talk (the utterance is what was said while the key was held), and muted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from voxelle_app.core.audio.vad import RATE, Endpointer, SileroVAD, SpeechStart, Utterance, VADConfig
+from voxelle_app.core.bus import EventBus
+from voxelle_app.core.errors import STTError, describe
+from voxelle_app.core.events import SpeechEnded, SpeechStarted, StageState, StageStatus, TranscriptFinal
+from voxelle_app.core.operations.stt.base import SpeechToText, Transcript
+from voxelle_app.core.operations.stt.faster_whisper import FasterWhisperSTT
+from voxelle_app.core.settings import Settings
+from voxelle_app.core.workers import ModelWorker
+
+_log = logging.getLogger("voxelle.hearing")
+RECENT_SECONDS = 5.0
+
+
+def whisper_from_settings(settings: Settings) -> SpeechToText:
+    s = settings.stt
+    return FasterWhisperSTT(
+        Path(s.model).expanduser() if s.model else None, s.language, s.beam_size, s.threads
+    )
+
+
+class Hearing:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        make_stt: Callable[[Settings], SpeechToText] = whisper_from_settings,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.make_stt = make_stt
+        self.worker = ModelWorker("stt")
+        self.stt: SpeechToText | None = None
+        self.state: StageState = "unavailable"
+        self.detail = ""
+        self.endpointer: Endpointer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._recent: collections.deque[np.ndarray] = collections.deque()
+        self._recent_samples = 0
+        self._ptt_audio: list[np.ndarray] | None = None
+        self._stream_samples = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: when set, returns True while the co-host's own voice is playing (echo guard)
+        self.is_echo: Callable[[np.ndarray], bool] = lambda block: False
+
+    # --- models ------------------------------------------------------------------------
+
+    def _status(self, state: StageState, detail: str = "") -> None:
+        self.state, self.detail = state, detail
+        self.bus.publish(StageStatus(component="stt", state=state, detail=detail))
+
+    async def load(self) -> bool:
+        self._loop = asyncio.get_running_loop()
+        self._status("loading", self.settings.stt.model or "Whisper tiny.en (bundled)")
+        stt = self.make_stt(self.settings)
+        try:
+            if self.endpointer is None:
+                vad = await self.worker.run(SileroVAD)
+                self.reconfigure_vad(vad)
+            await self.worker.run(stt.load)
+        except Exception as exc:
+            self.stt = None
+            self._status("failed", describe(exc))
+            _log.error("speech recognition failed to load: %s", describe(exc))
+            return False
+        self.stt = stt
+        self._status("ready", getattr(stt, "label", stt.name))
+        return True
+
+    def reconfigure_vad(self, vad: SileroVAD | None = None) -> None:
+        a = self.settings.audio
+        config = VADConfig(a.vad_threshold, a.vad_min_speech_ms, a.vad_end_silence_ms, a.vad_preroll_ms)
+        with self._lock:
+            vad = vad or (self.endpointer.vad if self.endpointer else SileroVAD())
+            self.endpointer = Endpointer(vad, config)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready" and self.stt is not None
+
+    # --- input (ears thread) -----------------------------------------------------------
+
+    def feed(self, block: np.ndarray) -> None:
+        """One 16 kHz block from the microphone; runs in the ears thread."""
+        now = time.monotonic()
+        with self._lock:
+            self._remember(block)
+            self._stream_samples += block.size
+            mode = self.settings.audio.listen_mode
+            if self._ptt_audio is not None:
+                self._ptt_audio.append(block)
+                return
+            if mode != "voice" or self.endpointer is None:
+                return
+            if self.is_echo(block):
+                return
+            events = self.endpointer.feed(block)
+        for event in events:
+            self._hand_over(event, now)
+
+    def _remember(self, block: np.ndarray) -> None:
+        self._recent.append(block)
+        self._recent_samples += block.size
+        while self._recent_samples - self._recent[0].size >= RECENT_SECONDS * RATE:
+            self._recent_samples -= self._recent.popleft().size
+
+    def recent_audio(self, seconds: float = RECENT_SECONDS) -> np.ndarray:
+        with self._lock:
+            audio = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
+        return audio[-int(seconds * RATE) :]
+
+    def _hand_over(self, event: SpeechStart | Utterance, now: float) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        stream_time = self._stream_samples / RATE
+        if isinstance(event, SpeechStart):
+            self.bus.publish(SpeechStarted(stream_time=stream_time))
+            return
+        waited = (event.decided_sample - event.offset_sample) / RATE
+        speech_end_t = now - waited
+        self.bus.publish(SpeechEnded(duration=event.duration, stream_time=stream_time))
+        loop.call_soon_threadsafe(self._spawn_transcription, event.audio, speech_end_t)
+
+    # --- push to talk ------------------------------------------------------------------
+
+    def push_to_talk(self, pressed: bool) -> None:
+        with self._lock:
+            if pressed and self._ptt_audio is None:
+                self._ptt_audio = []
+                started = True
+            elif not pressed and self._ptt_audio is not None:
+                audio = np.concatenate(self._ptt_audio) if self._ptt_audio else np.zeros(0, np.float32)
+                self._ptt_audio = None
+                started = False
+            else:
+                return
+        if started:
+            self.bus.publish(SpeechStarted(stream_time=self._stream_samples / RATE))
+            return
+        self.bus.publish(SpeechEnded(duration=audio.size / RATE, stream_time=self._stream_samples / RATE))
+        if audio.size >= 0.2 * RATE:
+            self._spawn_transcription(audio, time.monotonic())
+
+    # --- transcription (loop) ------------------------------------------------------------
+
+    def _spawn_transcription(self, audio: np.ndarray, speech_end_t: float) -> None:
+        task = asyncio.ensure_future(self._transcribe_and_publish(audio, speech_end_t))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _transcribe_and_publish(self, audio: np.ndarray, speech_end_t: float) -> None:
+        if self.stt is None:
+            _log.warning("speech heard but the speech model is not loaded: %s", self.detail)
+            return
+        try:
+            result = await self.transcribe(audio)
+        except STTError as exc:
+            _log.error("%s", describe(exc))
+            return
+        if not result.text:
+            return
+        self.bus.publish(
+            TranscriptFinal(
+                text=result.text, language=result.language, audio_seconds=result.audio_seconds,
+                stt_seconds=result.compute_seconds, speech_end_t=speech_end_t,
+            )
+        )
+
+    async def transcribe(self, audio: np.ndarray) -> Transcript:
+        stt = self.stt
+        if stt is None:
+            raise STTError("The speech model is not loaded.", hint=self.detail)
+        return await self.worker.run(stt.transcribe, audio)
+
+    async def transcribe_recent(self, seconds: float = RECENT_SECONDS) -> Transcript:
+        """The "test" action of the Models panel: transcribe the last seconds of the microphone."""
+        return await self.transcribe(self.recent_audio(seconds))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.worker.shutdown()
