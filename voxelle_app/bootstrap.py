@@ -9,11 +9,13 @@ import os
 from voxelle_app.core.audio.engine import AudioEngine
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.context import AppContext
+from voxelle_app.core.hearing import Hearing
 from voxelle_app.core.logs import Category, Redactor, setup_logging
 from voxelle_app.core.paths import AppPaths
 from voxelle_app.core.prompter.persona import PersonaStore
 from voxelle_app.core.secrets import SecretStore
 from voxelle_app.core.settings import SettingsStore
+from voxelle_app.core.voice import Voice
 
 _log = logging.getLogger("voxelle.bootstrap")
 
@@ -39,6 +41,9 @@ def build_context(
     settings = loaded.settings
     if not paths.settings_file.exists():
         store.save(settings)
+    audio = AudioEngine(settings.audio, bus)
+    hearing = Hearing(settings, bus)
+    audio.add_listener(hearing.feed)
     return AppContext(
         paths=paths,
         store=store,
@@ -47,7 +52,9 @@ def build_context(
         redactor=redactor,
         secrets=secrets,
         persona=PersonaStore(paths.persona_file),
-        audio=AudioEngine(settings.audio, bus),
+        audio=audio,
+        hearing=hearing,
+        voice=Voice(settings, bus),
         log_file=log_file,
         messages=messages,
     )

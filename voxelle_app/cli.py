@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from voxelle_app import __version__
 from voxelle_app.core.errors import VoxelleError, describe
@@ -25,6 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("gui", help="open the main window (the default)")
     sub.add_parser("devices", help="list sound devices")
     sub.add_parser("doctor", help="check this machine and print a fix for each problem")
+
+    say = sub.add_parser("say", help="speak TEXT with the co-host's voice (to a WAV, or aloud)")
+    say.add_argument("text", help="what to say")
+    say.add_argument("--out", type=Path, help="write a WAV file instead of playing it")
+    say.add_argument("--voice", help="a piper .onnx voice (default: the one in settings)")
+    say.add_argument("--effects", metavar="PRESET", help="an effect preset (default: settings)")
+    say.add_argument("--speed", type=float, help="speaking rate, 1.0 = normal")
+
+    tr = sub.add_parser("transcribe", help="print the text spoken in a WAV file")
+    tr.add_argument("wav", type=Path)
+    tr.add_argument("--model", help="a CTranslate2 Whisper folder (default: settings)")
+    tr.add_argument("--language", help="language code, or auto (default: settings)")
     return parser
 
 
@@ -36,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": cmd_gui,
         "devices": cmd_devices,
         "doctor": cmd_doctor,
+        "say": cmd_say,
+        "transcribe": cmd_transcribe,
     }
     try:
         return commands[args.command](args)
@@ -54,6 +69,71 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from voxelle_app.bootstrap import build_context, run_gui
 
     return run_gui(build_context(stderr_level=_stderr_level(args)))
+
+
+def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from voxelle_app.bootstrap import build_context
+
+    return build_context(stderr_level=_stderr_level(args))
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from voxelle_app.core.audio.wavio import write_wav
+    from voxelle_app.core.voice import Voice
+
+    ctx = _context(args)
+    if args.voice:
+        ctx.settings.tts.voice = args.voice
+    if args.speed:
+        ctx.settings.tts.speed = args.speed
+    voice = Voice(ctx.settings, ctx.bus)
+    if args.effects:
+        voice.apply_preset(args.effects)
+
+    async def run() -> int:
+        if not await voice.load():
+            print(f"voxelle: {voice.detail}", file=sys.stderr)
+            return 2
+        audio = await voice.render(args.text)
+        if args.out:
+            write_wav(args.out, audio, voice.sample_rate)
+            print(f"wrote {audio.size / voice.sample_rate:.2f} s to {args.out}", file=sys.stderr)
+            return 0
+        engine = ctx.audio
+        if not await engine.open_output(ctx.settings.audio.output_device):
+            print("voxelle: no output device could be opened; use --out FILE.wav", file=sys.stderr)
+            return 2
+        engine.play(audio, voice.sample_rate)
+        while engine.playback.busy:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # let the device drain its own buffer
+        await engine.stop()
+        return 0
+
+    try:
+        return asyncio.run(run())
+    finally:
+        voice.shutdown()
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from voxelle_app.core.audio.resample import resample
+    from voxelle_app.core.audio.wavio import read_wav
+    from voxelle_app.core.hearing import whisper_from_settings
+
+    ctx = _context(args)
+    if args.model:
+        ctx.settings.stt.model = args.model
+    if args.language:
+        ctx.settings.stt.language = args.language
+    audio, rate = read_wav(args.wav)
+    stt = whisper_from_settings(ctx.settings)
+    stt.load()
+    result = stt.transcribe(resample(audio, rate, 16000))
+    print(result.text)
+    return 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

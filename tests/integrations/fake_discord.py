@@ -46,6 +46,12 @@ PERM_MANAGE_GUILD = 1 << 5
 PERM_ALL_TEXT = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)  # view, send, history, app cmds
 PERM_VOICE = (1 << 20) | (1 << 21)  # connect, speak
 
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with the bare ``application/json`` content type Discord sends (no charset)."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=all_headers)
+
+
 _ids = itertools.count(1_200_000_000_000_000_000)
 
 
@@ -252,8 +258,11 @@ class FakeDiscord:
         """Close the live gateway socket with ``code`` (4000 'unknown error' is resumable)."""
         conn = self.live
         if conn is not None:
-            self.gateway_closes.append(code)
-            await conn.ws.close(code=code, message=reason.encode())
+            await self._close(conn, code, reason)
+
+    async def _close(self, conn: GatewayConnection, code: int, reason: str) -> None:
+        self.gateway_closes.append(code)
+        await conn.ws.close(code=code, message=reason.encode())
         self._notify()
 
     @contextlib.asynccontextmanager
@@ -503,16 +512,15 @@ class FakeDiscord:
         elif op == 2:  # IDENTIFY
             self.identifies += 1
             if self.close_on_identify is not None:
-                self.gateway_closes.append(self.close_on_identify)
-                await conn.ws.close(code=self.close_on_identify)
+                await self._close(conn, self.close_on_identify, "Closed by the test.")
                 return
             if d.get("token") != self.token:
-                await conn.ws.close(code=4004, message=b"Authentication failed.")
+                await self._close(conn, 4004, "Authentication failed.")
                 return
             intents = int(d.get("intents", 0))
             privileged = intents & (INTENT_MESSAGE_CONTENT | INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES)
             if privileged & INTENT_MESSAGE_CONTENT and not self.message_content_enabled:
-                await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+                await self._close(conn, 4014, "Disallowed intent(s).")
                 return
             session = Session(session_id=f"session-{snowflake()}", intents=intents)
             self.sessions[session.session_id] = session
@@ -522,7 +530,7 @@ class FakeDiscord:
         elif op == 6:  # RESUME
             self.resumes.append(dict(d))
             if d.get("token") != self.token:
-                await conn.ws.close(code=4004, message=b"Authentication failed.")
+                await self._close(conn, 4004, "Authentication failed.")
                 return
             session = self.sessions.get(d.get("session_id", ""))
             if session is None:
@@ -559,12 +567,12 @@ class FakeDiscord:
         self._notify()
         if not authorized and not interaction_route:
             record.status = 401
-            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         rule = self._limit(method, path)
         if rule is not None:
             record.status = 429
             self.rate_limited.append(record)
-            return web.json_response(
+            return _json(
                 {"message": "You are being rate limited.", "retry_after": rule.retry_after,
                  "global": False},
                 status=429,
@@ -593,7 +601,7 @@ class FakeDiscord:
             record.status = status
             if status == 204:
                 return web.Response(status=204, headers=ok_headers)
-            return web.json_response(body, status=status, headers=ok_headers)
+            return _json(body, status=status, headers=ok_headers)
 
         if method == "GET" and path == "/gateway/bot":
             return ok({"url": self.gateway_url, "shards": 1,
@@ -602,7 +610,7 @@ class FakeDiscord:
         if method == "GET" and path == "/users/@me":
             return ok(_user(self.bot_id, self.bot_name, bot=True) | {"verified": True, "flags": 0,
                                                                     "mfa_enabled": False})
-        if method == "GET" and path == "/applications/@me":
+        if method == "GET" and path in ("/oauth2/applications/@me", "/applications/@me"):
             return ok({
                 "id": str(self.app_id), "name": self.bot_name, "description": "", "icon": None,
                 "bot_public": False, "bot_require_code_grant": False,
@@ -641,7 +649,7 @@ class FakeDiscord:
             interaction_id = int(m.group(1))
             if m.group(2) != f"interaction-token-{interaction_id}":
                 record.status = 401
-                return web.json_response({"message": "Invalid interaction token", "code": 50027},
+                return _json({"message": "Invalid interaction token", "code": 50027},
                                          status=401)
             body = await request.json()
             self.interaction_responses.append((interaction_id, body))
@@ -682,4 +690,4 @@ class FakeDiscord:
             self._notify()
             return ok(commands)
         record.status = 404
-        return web.json_response({"message": "404: Not Found", "code": 0}, status=404)
+        return _json({"message": "404: Not Found", "code": 0}, status=404)

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import math
 import time
 import uuid
@@ -169,7 +170,8 @@ class FakeVTS:
 
     async def start(self) -> str:
         self._server = await serve(
-            self._serve, "127.0.0.1", self.port, compression=None, ping_interval=None
+            self._serve, "127.0.0.1", self.port, compression=None, ping_interval=None,
+            logger=logging.getLogger("fake_vts"),  # its frames hold tokens: keep them apart
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.url

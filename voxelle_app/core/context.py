@@ -11,11 +11,13 @@ from pathlib import Path
 from voxelle_app.core.audio.engine import AudioEngine
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.control import Switchable
+from voxelle_app.core.hearing import Hearing
 from voxelle_app.core.logs import Redactor
 from voxelle_app.core.paths import AppPaths
 from voxelle_app.core.prompter.persona import PersonaStore
 from voxelle_app.core.secrets import SecretStore
 from voxelle_app.core.settings import Settings, SettingsStore
+from voxelle_app.core.voice import Voice
 
 
 @dataclass
@@ -28,6 +30,8 @@ class AppContext:
     secrets: SecretStore
     persona: PersonaStore
     audio: AudioEngine
+    hearing: Hearing
+    voice: Voice
     log_file: Path
     messages: list[str] = field(default_factory=list)  # startup notices for the user
     integrations: list[Switchable] = field(default_factory=list)

@@ -141,7 +141,8 @@ _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
 def _split_words(text: str, limit: int) -> list[str]:
     out: list[str] = []
     current = ""
-    for word in text.split(" "):
+    for whole in text.split(" "):
+        word = whole
         while len(word) > limit:  # one "word" longer than a message: cut it
             if current:
                 out.append(current)
@@ -424,7 +425,7 @@ class _Closed:
     reason: str
 
 
-_Item = tuple["_Conn | None", "str | _Closed | BaseException"]
+_Item = tuple[_Conn | None, str | _Closed | BaseException]
 
 
 @dataclass(eq=False)
@@ -821,6 +822,9 @@ class TwitchChat(Integration):
                         component="twitch",
                     )
                 if source is stream.current:
+                    held, stream.held = stream.held, []
+                    for held_source, raw in held:  # it sent these before closing
+                        await self._process(stream, held_source, raw)
                     raise IntegrationError(describe_close(item.code, item.reason),
                                            component="twitch")
                 continue

@@ -651,13 +651,15 @@ class VTubeStudio(Integration):
                 last_send = now
                 if not await self._inject(conn, value):
                     retry_at = now + self.inject_retry_s
-            self._ticking = speaking
             if speaking:
-                next_tick += 1.0 / self.settings.rate_hz
+                period = 1.0 / self.settings.rate_hz
+                # On schedule while speaking; from now when speech just began or we fell behind.
+                next_tick = next_tick + period if self._ticking else now + period
                 if next_tick < now:
-                    next_tick = now + 1.0 / self.settings.rate_hz
+                    next_tick = now + period
             else:
                 next_tick = max(last_send + self.keepalive_s, retry_at)
+            self._ticking = speaking
             delay = next_tick - time.monotonic()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):

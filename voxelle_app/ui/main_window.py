@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -25,6 +26,7 @@ from voxelle_app.core.events import StageError, StageStatus
 from voxelle_app.ui.bridge import Bridge
 from voxelle_app.ui.panels.audio import AudioPanel
 from voxelle_app.ui.panels.log import LogPanel
+from voxelle_app.ui.panels.models import ModelsPanel
 from voxelle_app.ui.panels.persona import PersonaPanel
 from voxelle_app.ui.tasks import TaskKeeper
 from voxelle_app.ui.widgets.status_badge import StatusBadge
@@ -73,8 +75,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.audio_panel = AudioPanel(ctx, self.bridge, self.tasks)
         self.persona_panel = PersonaPanel(ctx)
+        self.models_panel = ModelsPanel(ctx, self.bridge, self.tasks)
         self.log_panel = LogPanel(self.bridge, str(ctx.log_file))
         self.tabs.addTab(self.audio_panel, "Audio")
+        self.tabs.addTab(self.models_panel, "Models")
         self.tabs.addTab(self.persona_panel, "Persona")
         self.tabs.addTab(self.log_panel, "Log")
         self.persona_panel.dirty_changed.connect(self._persona_dirty)
@@ -100,14 +104,19 @@ class MainWindow(QMainWindow):
         quit_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self)
         quit_shortcut.activated.connect(self.close)
         self.tabs.setCurrentIndex(min(ctx.settings.ui.last_tab, self.tabs.count() - 1))
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         for message in ctx.messages:
             self.banner.show_message(message)
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open devices and fill pickers without blocking the window."""
+        """Open devices, fill pickers and load models, all without blocking the window."""
         self.audio_panel.refresh()
+        self.tasks.spawn(self.ctx.hearing.load(), "Loading the speech model")
+        self.tasks.spawn(self.ctx.voice.load(), "Loading the voice")
         await self.ctx.audio.start()
         self.status_text.setText("Ready.")
 
@@ -128,12 +137,17 @@ class MainWindow(QMainWindow):
             except Exception as exc:
                 _log.warning("stopping %s: %s", integration.name, describe(exc))
         await self.ctx.audio.stop()
+        await self.ctx.hearing.stop()
+        self.ctx.voice.shutdown()
         self.ctx.settings.ui.last_tab = self.tabs.currentIndex()
         try:
             self.ctx.save_settings()
         except Exception as exc:
             _log.error("could not save settings: %s", describe(exc))
         self.bridge.close()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         self._shutdown_done = True
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -153,6 +167,18 @@ class MainWindow(QMainWindow):
         finally:
             self._shutdown_done = True
             self.close()
+
+    # --- push to talk ------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(
+            event, QKeyEvent
+        ) and not event.isAutoRepeat() and self.ctx.settings.audio.listen_mode == "push_to_talk":
+            key = QKeySequence(self.ctx.settings.audio.push_to_talk_key)
+            if key.count() and event.keyCombination() == key[0]:  # type: ignore[index]
+                self.ctx.hearing.push_to_talk(event.type() == QEvent.Type.KeyPress)
+                return True
+        return False
 
     # --- events ------------------------------------------------------------------------
 

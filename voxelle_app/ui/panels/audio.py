@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -61,8 +66,51 @@ class AudioPanel(QWidget):
         buttons.addStretch(1)
         form.addRow("", buttons)
 
+        a = ctx.settings.audio
+        self.listen_mode = QComboBox()
+        for label, mode in (("Voice activated", "voice"), ("Push to talk", "push_to_talk"),
+                            ("Muted", "muted")):
+            self.listen_mode.addItem(label, mode)
+        self.listen_mode.setCurrentIndex(max(0, self.listen_mode.findData(a.listen_mode)))
+        self.ptt_key = QKeySequenceEdit(QKeySequence(a.push_to_talk_key))
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.05, 0.95)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(a.vad_threshold)
+        self.min_speech = QSpinBox()
+        self.min_speech.setRange(0, 5000)
+        self.min_speech.setSuffix(" ms")
+        self.min_speech.setValue(a.vad_min_speech_ms)
+        self.end_silence = QSpinBox()
+        self.end_silence.setRange(100, 5000)
+        self.end_silence.setSingleStep(50)
+        self.end_silence.setSuffix(" ms")
+        self.end_silence.setValue(a.vad_end_silence_ms)
+        self.barge_in = QCheckBox("Interrupt the co-host when I start talking (barge-in)")
+        self.barge_in.setChecked(a.barge_in)
+        listen_box = QGroupBox("Listening")
+        lf = QFormLayout(listen_box)
+        lf.addRow("Mode", self.listen_mode)
+        lf.addRow("Push-to-talk key", self.ptt_key)
+        lf.addRow("Speech threshold", self.threshold)
+        lf.addRow("Minimum speech", self.min_speech)
+        lf.addRow("End-of-turn silence", self.end_silence)
+        lf.addRow("", self.barge_in)
+        hint = QLabel("Use headphones: with speakers, the co-host can hear its own voice. "
+                      "Voxelle ignores audio that matches what it is playing, but headphones "
+                      "are the only sure way.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #9ca3af")
+        lf.addRow("", hint)
+        self.listen_mode.activated.connect(self._listening_changed)
+        self.ptt_key.editingFinished.connect(self._listening_changed)
+        for spin in (self.threshold, self.min_speech, self.end_silence):
+            spin.editingFinished.connect(self._listening_changed)
+        self.barge_in.toggled.connect(self._listening_changed)
+
         layout = QVBoxLayout(self)
         layout.addWidget(devices_box)
+        layout.addWidget(listen_box)
         layout.addWidget(self.message)
         layout.addStretch(1)
 
@@ -124,6 +172,18 @@ class AudioPanel(QWidget):
             return
         self.ctx.audio.play_test_tone()
         self.message.setText("Playing a 440 Hz test tone.")
+
+    def _listening_changed(self) -> None:
+        a = self.ctx.settings.audio
+        a.listen_mode = self.listen_mode.currentData()
+        key = self.ptt_key.keySequence().toString()
+        if key:
+            a.push_to_talk_key = key
+        a.vad_threshold = float(self.threshold.value())
+        a.vad_min_speech_ms = int(self.min_speech.value())
+        a.vad_end_silence_ms = int(self.end_silence.value())
+        a.barge_in = self.barge_in.isChecked()
+        self.ctx.hearing.reconfigure_vad()
 
     # --- events ------------------------------------------------------------------------
 

@@ -78,14 +78,13 @@ class FasterWhisperSTT(SpeechToText):
                 f"Could not load the speech model in {path} ({exc}).",
                 hint="Check that the folder holds a complete CTranslate2 Whisper model.",
             ) from None
-        if self.language not in ("", "auto") and not self._model.model.is_multilingual:
-            if self.language != "en":
-                raise ConfigurationError(
-                    f"{path.name} understands English only, but the language is set to "
-                    f"{self.language!r}.",
-                    hint="Pick a multilingual Whisper model, or set the language to en.",
-                    component="stt",
-                )
+        if self.language not in ("", "auto", "en") and not self._model.model.is_multilingual:
+            raise ConfigurationError(
+                f"{path.name} understands English only, but the language is set to "
+                f"{self.language!r}.",
+                hint="Pick a multilingual Whisper model, or set the language to en.",
+                component="stt",
+            )
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         if self._model is None:
