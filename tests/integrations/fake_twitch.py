@@ -186,6 +186,9 @@ class FakeTwitch:
         self.revoked: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.issued_secrets: set[str] = set()  # every token and device code handed out
+        #: notifications sent on the old socket at the instant the client reaches the
+        #: reconnect URL: events Twitch was already delivering while the client connected
+        self.in_flight_on_move: list[tuple[str, dict[str, Any]]] = []
         self._ids = itertools.count(10_000)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
@@ -531,6 +534,10 @@ class FakeTwitch:
             # and from here on the old socket gets nothing new.
             async with session.lock:
                 async with old.lock:
+                    in_flight, self.in_flight_on_move = self.in_flight_on_move, []
+                    for sub_type, event in in_flight:
+                        sub = next(x for x in old.subs if x.type == sub_type)
+                        await self._send_unlocked(old, self._notification(old, sub, event))
                     old.moved_to = session
                     session.subs = old.subs
                     old.subs = []
@@ -625,14 +632,17 @@ class FakeTwitch:
             for sub in list(session.subs):
                 if sub.type != sub_type or not self._matches(sub, event):
                     continue
-                message = self._message(
-                    "notification",
-                    {"subscription": sub.as_json(session.connected_at), "event": event},
-                    subscription_type=sub.type, subscription_version=sub.version,
-                )
+                message = self._notification(session, sub, event)
                 if await self._send(session, message):  # follows a move to the new socket
                     delivered += 1
         return delivered
+
+    def _notification(self, session: Session, sub: Subscription,
+                      event: dict[str, Any]) -> dict[str, Any]:
+        return self._message(
+            "notification", {"subscription": sub.as_json(session.connected_at), "event": event},
+            subscription_type=sub.type, subscription_version=sub.version,
+        )
 
     @staticmethod
     def _matches(sub: Subscription, event: dict[str, Any]) -> bool:

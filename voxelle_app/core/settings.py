@@ -132,6 +132,10 @@ class SafetySettings(Section):
     queue_size: int = Field(50, ge=1, le=10000)
     chat_min_interval_s: float = Field(20.0, ge=0.0, description="Least time between chat turns")
     max_input_chars: int = Field(400, ge=20, le=5000)
+    duplicate_window_s: float = Field(120.0, ge=0.0, description="Same message ignored this long")
+    streamer_holdoff_s: float = Field(
+        5.0, ge=0.0, description="Chat waits this long after the streamer's own turn"
+    )
 
 
 class TwitchSettings(Section):

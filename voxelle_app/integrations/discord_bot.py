@@ -32,7 +32,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 import numpy as np
@@ -43,7 +43,7 @@ from discord.http import Route
 
 from voxelle_app.core.audio.resample import StreamResampler, float_to_int16, to_mono_float32
 from voxelle_app.core.bus import EventBus
-from voxelle_app.core.control import CoHost
+from voxelle_app.core.control import AudioSink, CoHost, DiscordAccount, Switchable
 from voxelle_app.core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -59,6 +59,7 @@ from voxelle_app.core.events import (
     SentenceBlocked,
     StageError,
 )
+from voxelle_app.core.logs import Category, get_logger
 from voxelle_app.core.secrets import SecretStore
 from voxelle_app.core.settings import DiscordSettings
 from voxelle_app.integrations.base import Backoff, Integration
@@ -81,6 +82,7 @@ TOKEN_HELP = (
 # Three dot-separated base64url parts: user id, timestamp, HMAC.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
 _FATAL_CLOSES = {4004, 4010, 4011, 4012, 4013, 4014}
+_voice_log = get_logger("voxelle.discord.voice", Category.INTEGRATION)
 
 
 # --- text -------------------------------------------------------------------------------
@@ -168,8 +170,11 @@ FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 class OpusFrameQueue:
     """The co-host's speech as 20 ms Opus packets (48 kHz stereo), produced on demand.
 
-    ``push`` runs on the loop and only resamples and slices (cheap); ``next_packet`` runs on
-    discord.py's player thread and does the Opus encoding there, so the loop never encodes.
+    ``push`` and ``drain`` run on the loop and only resample and slice (cheap);
+    ``next_packet`` runs on discord.py's player thread and does the Opus encoding there, so
+    the loop never encodes. The streaming resampler holds back its last few milliseconds
+    (about 30 ms from 22.05 kHz) until ``drain`` says the speech has ended; only then is a
+    last partial frame padded with silence, so no gap is ever inserted mid-speech.
     """
 
     def __init__(self, *, bitrate_kbps: int = 64, max_seconds: float = 120.0) -> None:
@@ -178,6 +183,7 @@ class OpusFrameQueue:
         self._lock = threading.Lock()
         self._frames: deque[bytes] = deque()  # 20 ms of s16 stereo PCM each
         self._tail = np.zeros(0, dtype=np.float32)  # < 20 ms waiting for more audio
+        self._drained = False
         self._resampler: StreamResampler | None = None
         self._rate = 0
         self._encoder: discord.opus.Encoder | None = None
@@ -193,12 +199,27 @@ class OpusFrameQueue:
         with self._lock:
             return len(self._frames) + (1 if self._tail.size else 0)
 
+    @property
+    def drained(self) -> bool:
+        return self._drained
+
     def push(self, audio: np.ndarray, rate: int) -> None:
         mono = to_mono_float32(audio)
         if rate != self._rate or self._resampler is None:
             self._resampler = StreamResampler(rate, SAMPLE_RATE)
             self._rate = rate
-        at48k = self._resampler.process(mono)
+        self._append(self._resampler.process(mono), drained=False)
+
+    def drain(self) -> None:
+        """End of speech: queue what the resampler still holds and let the last partial
+        frame go out; the next speech starts with a fresh filter."""
+        held = np.zeros(0, dtype=np.float32)
+        if self._resampler is not None:
+            held = self._resampler.process(np.zeros(0, dtype=np.float32), last=True)
+            self._resampler = None
+        self._append(held, drained=True)
+
+    def _append(self, at48k: np.ndarray, drained: bool) -> None:
         with self._lock:
             buf = np.concatenate([self._tail, at48k]) if self._tail.size else at48k
             whole = buf.size // FRAME_SAMPLES
@@ -208,16 +229,17 @@ class OpusFrameQueue:
                 step = FRAME_SAMPLES * 2
                 self._frames.extend(stereo[i * step : (i + 1) * step].tobytes() for i in range(whole))
             self._tail = np.array(buf[whole * FRAME_SAMPLES :], dtype=np.float32)
+            self._drained = drained
             while len(self._frames) > self._max_frames:
                 self._frames.popleft()
                 self.dropped_frames += 1
 
     def next_packet(self) -> bytes | None:
-        """The next 20 ms Opus packet, or None when nothing is queued."""
+        """The next 20 ms Opus packet, or None when no whole frame is ready."""
         with self._lock:
             if self._frames:
                 pcm = self._frames.popleft()
-            elif self._tail.size:
+            elif self._tail.size and self._drained:
                 padded = np.zeros(FRAME_SAMPLES, dtype=np.float32)
                 padded[: self._tail.size] = self._tail
                 pcm = np.repeat(float_to_int16(padded), 2).tobytes()
@@ -234,14 +256,15 @@ class OpusFrameQueue:
         with self._lock:
             self._frames.clear()
             self._tail = np.zeros(0, dtype=np.float32)
+            self._drained = False
         self._resampler = None  # its filter still holds the old speech
 
 
 class _QueueSource(discord.AudioSource):
-    """Feeds queued packets to one discord.py player run.
+    """Feeds queued packets to one discord.py player run (on the player's thread).
 
-    When the queue runs dry it sends silence for ``hangover`` frames (bridging the gap
-    between sentences) and then ends the run, so Discord shows the bot as quiet.
+    When the queue runs dry it sends silence for ``hangover`` frames (bridging an underrun or
+    the gap between sentences) and then ends the run, so Discord shows the bot as quiet.
     """
 
     def __init__(self, queue: OpusFrameQueue, hangover: int) -> None:
@@ -292,16 +315,33 @@ def voice_support_problem() -> str | None:
 class DiscordVoiceSink:
     """``AudioSink`` that speaks into the joined Discord voice channel.
 
+    Works whether speech arrives in bursts (a whole TTS sentence at once) or block by block
+    in real time (teed from local playback): a player run starts once ``prebuffer_frames``
+    are queued, which absorbs the jitter between the writer's clock and the player's, and
+    the resampler is drained when nothing has been written for ``drain_after`` seconds
+    (shorter than the prebuffer, so the drained tail arrives before the player runs dry).
+
     Audio written while no voice channel is joined is dropped rather than queued: speech
     played minutes late, out of context, is worse than none.
     """
 
-    def __init__(self, queue: OpusFrameQueue | None = None, *, hangover_frames: int = 15) -> None:
+    def __init__(
+        self,
+        queue: OpusFrameQueue | None = None,
+        *,
+        hangover_frames: int = 15,
+        prebuffer_frames: int = 3,
+        drain_after: float = 0.04,
+    ) -> None:
         self.queue = queue or OpusFrameQueue()
         self.hangover_frames = hangover_frames
+        self.prebuffer_frames = prebuffer_frames
+        self.drain_after = drain_after
         self._voice: VoicePlayer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.plays = 0  # player runs started (each sentence group after a quiet gap)
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self._last_write = 0.0
+        self.plays = 0  # player runs started (one per stretch of speech)
 
     @property
     def attached(self) -> bool:
@@ -313,21 +353,46 @@ class DiscordVoiceSink:
 
     def detach(self) -> None:
         self._voice = None
+        self._cancel_timer()
         self.queue.clear()
 
     def write(self, audio: np.ndarray, rate: int) -> None:
-        voice = self._voice
-        if voice is None or not voice.is_connected():
+        voice, loop = self._voice, self._loop
+        if voice is None or loop is None or not voice.is_connected():
             return
         self.queue.push(audio, rate)
+        self._last_write = loop.time()
+        if self._drain_timer is None:
+            self._drain_timer = loop.call_later(self.drain_after, self._drain_when_quiet)
         self._ensure_playing()
 
     def flush(self) -> None:
+        self._cancel_timer()
         self.queue.clear()
+
+    def _cancel_timer(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+
+    def _drain_when_quiet(self) -> None:
+        self._drain_timer = None
+        loop = self._loop
+        if loop is None:
+            return
+        quiet = loop.time() - self._last_write
+        if quiet < self.drain_after:
+            self._drain_timer = loop.call_later(self.drain_after - quiet, self._drain_when_quiet)
+            return
+        self.queue.drain()
+        self._ensure_playing()
 
     def _ensure_playing(self) -> None:
         voice = self._voice
-        if voice is None or not voice.is_connected() or voice.is_playing() or not self.queue.pending:
+        if voice is None or not voice.is_connected() or voice.is_playing():
+            return
+        queued = self.queue.pending_frames
+        if queued == 0 or (queued < self.prebuffer_frames and not self.queue.drained):
             return
         try:
             voice.play(_QueueSource(self.queue, self.hangover_frames), after=self._player_ended)
@@ -336,7 +401,9 @@ class DiscordVoiceSink:
             pass  # raced with a player that is still finishing; _player_ended retries
 
     def _player_ended(self, error: Exception | None) -> None:
-        # Runs on the player thread: audio may have arrived while the last run wound down.
+        # Player thread: audio may have arrived while the last run wound down.
+        if error is not None:
+            _voice_log.warning("Discord voice playback stopped: %s", describe(error))
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
@@ -536,10 +603,14 @@ class DiscordBot(Integration):
             ) from None
 
     async def close(self) -> None:
+        # The channels and messages we would answer belong to this client; a new session
+        # starts clean (a late ReplyFinished then finds no target and is ignored).
         self._closing = True
-        for task in self._typing.values():
+        for task in list(self._tasks):
             task.cancel()
         self._typing.clear()
+        self._targets.clear()
+        self._our_turns.clear()
         self.voice.detach()
         client, self._client = self._client, None
         if client is not None and not client.is_closed():
@@ -668,7 +739,8 @@ class DiscordBot(Integration):
     async def _ask(self, interaction: discord.Interaction, question: str) -> None:
         user = interaction.user
         text = " ".join(question.split())[:1000]
-        response = await interaction.response.send_message(f"**{user.display_name} asks:** {text}")
+        name = discord.utils.escape_markdown(user.display_name)
+        response = await interaction.response.send_message(f"**{name} asks:** {text}")
         channel = interaction.channel
         if channel is None or not isinstance(channel, discord.abc.Messageable):
             return
@@ -803,7 +875,8 @@ class DiscordBot(Integration):
             self._report(problem)
             return
         try:
-            voice = await channel.connect(timeout=30.0, reconnect=True, self_deaf=True)
+            voice: discord.VoiceClient = await channel.connect(timeout=30.0, reconnect=True,
+                                                               self_deaf=True)
         except (TimeoutError, discord.ClientException, discord.HTTPException, OSError) as exc:
             self._report(f"Could not join the voice channel {channel.name}: {describe(exc)}. "
                          "Check the bot has the Connect and Speak permissions there.")
@@ -837,3 +910,9 @@ def answer_text(event: ReplyFinished, blocked: list[str]) -> str:
         if sentence:
             text = text.replace(sentence, "")
     return " ".join(text.split()) if blocked else text.strip()
+
+
+if TYPE_CHECKING:  # mypy proves the integration fits the interfaces the app hands around
+
+    def _fits(bot: DiscordBot) -> tuple[Switchable, DiscordAccount, AudioSink]:
+        return bot, bot, bot.voice_sink

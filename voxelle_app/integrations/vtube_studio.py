@@ -425,6 +425,7 @@ class VTubeStudio(Integration):
         self._mood_tasks: set[asyncio.Task[None]] = set()
         self._lipsync_problem = ""
         self._unsubscribe: list[Callable[[], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- AvatarControl ---------------------------------------------------------------
 
@@ -486,6 +487,8 @@ class VTubeStudio(Integration):
     # --- Switchable ------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Bus handlers may run outside a coroutine (a Qt slot, a sync caller): keep the loop.
+        self._loop = asyncio.get_running_loop()
         if not self._unsubscribe:
             self._unsubscribe = [
                 self.bus.subscribe(MouthLevel, self._on_mouth_level),
@@ -748,10 +751,10 @@ class VTubeStudio(Integration):
             return
         self._last_mood = mood
         # A hotkey often toggles an expression: triggering it again would switch it off.
-        if mood == self._applied_mood or self._conn is None:
+        if mood == self._applied_mood or self._conn is None or self._loop is None:
             return
         self._applied_mood = mood
-        task = asyncio.get_running_loop().create_task(self._apply_mood(mood))
+        task = self._loop.create_task(self._apply_mood(mood))
         self._mood_tasks.add(task)
         task.add_done_callback(self._mood_tasks.discard)
 

@@ -162,7 +162,9 @@ class AvatarPanel(QWidget):
         bridge.on(IntegrationStatus, self._on_status)
 
         self._fill_moods()
-        self._show_state(avatar.state, avatar.detail)
+        self._show_state(avatar.state, avatar.detail, refresh=False)
+        # Fetch lists once the loop runs (the panel may be built before it starts).
+        QTimer.singleShot(0, self, lambda: self._show_state(self.avatar.state, self.avatar.detail))
         self.timer = QTimer(self)
         self.timer.setInterval(50)  # the mouth bar at 20 Hz: smooth to the eye, cheap
         self.timer.timeout.connect(self._poll)
@@ -206,7 +208,7 @@ class AvatarPanel(QWidget):
         if event.integration == self.avatar.name:
             self._show_state(event.state, event.detail)
 
-    def _show_state(self, state: str, detail: str) -> None:
+    def _show_state(self, state: str, detail: str, refresh: bool = True) -> None:
         self.badge.set_state(state, detail)
         self.detail.setText(detail or _STATE_TEXT.get(state, ""))
         connected = state == "connected"
@@ -216,7 +218,7 @@ class AvatarPanel(QWidget):
             table.setEnabled(connected)
         model = self.avatar.model_name if connected else ""
         self.model_label.setText(model or ("No model loaded" if connected else "—"))
-        if connected and model != self._shown_model:
+        if connected and model != self._shown_model and refresh:
             self._shown_model = model
             self.refresh()
         elif not connected:
@@ -376,6 +378,8 @@ class AvatarPanel(QWidget):
     # --- live values -------------------------------------------------------------------
 
     def _poll(self) -> None:
+        if not self.isVisible():
+            return
         self.mouth_bar.setValue(round(max(0.0, min(1.0, self.avatar.mouth_value)) * 100))
         mood = self.avatar.last_mood
         if not mood:
