@@ -174,13 +174,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def hub(self) -> FakeHub:
-        return self.server.hub  # type: ignore[attr-defined,no-any-return]
+        return self.server.hub  # type: ignore[attr-defined]
 
     @property
     def role(self) -> str:
-        return self.server.role  # type: ignore[attr-defined,no-any-return]
+        return self.server.role  # type: ignore[attr-defined]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet tests
+    def log_message(self, format: str, *args: object) -> None:  # quiet tests
         pass
 
     def do_HEAD(self) -> None:

@@ -38,6 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("wav", type=Path)
     tr.add_argument("--model", help="a CTranslate2 Whisper folder (default: settings)")
     tr.add_argument("--language", help="language code, or auto (default: settings)")
+
+    chat = sub.add_parser("chat", help="talk with the co-host by text in the terminal")
+    chat.add_argument("--once", metavar="TEXT", help="print one reply to TEXT and exit")
+
+    run = sub.add_parser("run", help="run the co-host without a window")
+    run.add_argument("--headless", action="store_true", required=True,
+                     help="no window and no sound devices (required)")
+    run.add_argument("--input-wav", type=Path, required=True,
+                     help="speech fed in as if spoken into the microphone")
+    run.add_argument("--output-wav", type=Path, required=True,
+                     help="everything the co-host says is written here")
+    run.add_argument("--events-out", type=Path, help="every event, one JSON line each")
+    run.add_argument("--fast", action="store_true", help="do not pace audio in real time")
     return parser
 
 
@@ -51,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "say": cmd_say,
         "transcribe": cmd_transcribe,
+        "chat": cmd_chat,
+        "run": cmd_run,
     }
     try:
         return commands[args.command](args)
@@ -134,6 +149,32 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     result = stt.transcribe(resample(audio, rate, 16000))
     print(result.text)
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from voxelle_app.headless import run_chat
+
+    ctx = _context(args)
+    return asyncio.run(run_chat(ctx, args.once))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from voxelle_app.bootstrap import build_integrations
+    from voxelle_app.headless import run_headless
+
+    ctx = _context(args)
+
+    async def main() -> int:
+        ctx.bus.attach(asyncio.get_running_loop())
+        integrations = build_integrations(ctx, enabled_only=True)
+        return await run_headless(ctx, args.input_wav, args.output_wav, args.events_out,
+                                  args.fast, integrations)
+
+    return asyncio.run(main())
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

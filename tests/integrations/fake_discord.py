@@ -8,14 +8,15 @@ Interactions, Rate Limits) closely enough for the real discord.py client to run 
   RESUMED; unknown session → INVALID_SESSION. zlib-stream transport compression when the
   client asks for it. IDENTIFY with the privileged MESSAGE_CONTENT intent while the portal
   switch is off closes with 4014; a wrong token closes with 4004.
-- REST (``/api/v10``): GET gateway/bot, users/@me, applications/@me; POST
+- REST (``/api/v10``): GET gateway/bot, users/@me, oauth2/applications/@me; POST
   channels/{id}/messages and channels/{id}/typing; POST interactions/{id}/{token}/callback;
   PUT application commands (global and guild). Any route can be told to answer 429 with
   ``retry_after`` and the X-RateLimit-* headers, as Discord does.
 
 Test controls: ``post_message``, ``send_interaction``, ``drop_gateway(code)``,
-``rate_limit(...)``, ``message_content_enabled`` (the Developer Portal switch) and the
-recorded ``sent_messages``, ``typing``, ``interaction_responses``, ``commands``.
+``close_on_identify`` (close with a chosen code), ``gateway_paused()`` (an outage: new sockets
+wait), ``rate_limit(...)``, ``message_content_enabled`` (the Developer Portal switch) and the
+recorded ``sent_messages``, ``typing``, ``interaction_responses``, ``commands``, ``requests``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ INTENT_MESSAGE_CONTENT = 1 << 15
 PERM_MANAGE_GUILD = 1 << 5
 PERM_ALL_TEXT = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)  # view, send, history, app cmds
 PERM_VOICE = (1 << 20) | (1 << 21)  # connect, speak
+
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with the bare ``application/json`` content type Discord sends (no charset)."""

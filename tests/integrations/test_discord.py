@@ -1,15 +1,19 @@
 """The Discord integration against a fake Discord on 127.0.0.1 (real discord.py client).
 
 The co-host is a small scripted stand-in for the director (a fake of our own stage, allowed
-for orchestration tests): it records what it was offered, drops inputs with a blocked word
-(publishing ``InputDropped`` as the real selection/safety layer does), and otherwise
-"thinks" briefly and publishes ``ReplyStarted`` / ``ReplyFinished`` with the input's origin.
+for orchestration tests). Chat reaches it the way it reaches the real director: as
+``ChatMessage`` events on the bus, offered to the real safety layer (``InputSelector`` with a
+``Blocklist``), which drops and audits what it will not answer. What the selector hands out
+is "thought about" briefly and answered with ``ReplyStarted`` / ``ReplyFinished`` carrying the
+message as origin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +35,14 @@ from voxelle_app.core.events import (
     IntegrationStatus,
     ReplyFinished,
     ReplyStarted,
-    Source,
     StageError,
     StreamEvent,
+    UserInput,
 )
 from voxelle_app.core.logs import Redactor
+from voxelle_app.core.safety import Blocklist, InputSelector
 from voxelle_app.core.secrets import SecretStore
-from voxelle_app.core.settings import DiscordSettings
+from voxelle_app.core.settings import DiscordSettings, SafetySettings
 from voxelle_app.integrations.base import Backoff
 from voxelle_app.integrations.discord_bot import (
     TOKEN_KEY,
@@ -45,14 +50,6 @@ from voxelle_app.integrations.discord_bot import (
     answer_text,
     split_for_discord,
 )
-
-
-@dataclass
-class Submitted:
-    text: str
-    source: Source
-    user: str
-    origin: ChatMessage | StreamEvent | None
 
 
 class ScriptedCoHost:
@@ -64,32 +61,39 @@ class ScriptedCoHost:
                  blocked: tuple[str, ...] = ("forbiddenword",)) -> None:
         self.bus = bus
         self.answer = answer or (lambda text: f"You said: {text}. Nice!")
-        self.blocked = blocked
-        self.submitted: list[Submitted] = []
+        safety = SafetySettings(answer_mode="all", user_cooldown_s=0, chat_min_interval_s=0,
+                                streamer_holdoff_s=0, use_default_blocklist=False)
+        self.selector = InputSelector(safety, Blocklist(blocked), cohost_name=self.persona_name,
+                                      now=time.monotonic, on_drop=bus.publish)
+        self.offered: list[ChatMessage | StreamEvent] = []
+        self.answered: list[UserInput] = []
         self.stop_calls = 0
         self.ears: list[bool] = []
         self._turn = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        bus.subscribe(ChatMessage, self._on_chat)
 
-    def submit(self, text: str, source: Source, user: str = "",
-               origin: ChatMessage | StreamEvent | None = None) -> None:
-        self.submitted.append(Submitted(text, source, user, origin))
-        if any(word in text.lower() for word in self.blocked):
-            self.bus.publish(InputDropped(source=source, user=user, text=text, reason="blocklist"))
-            return
-        self._turn += 1
-        task = asyncio.get_running_loop().create_task(self._reply(self._turn, text, source, user, origin))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _on_chat(self, message: ChatMessage) -> None:
+        self.offered.append(message)
+        self.selector.offer(message)
+        while (item := self.selector.next_input()) is not None:
+            self.answered.append(item)
+            self._turn += 1
+            task = asyncio.get_running_loop().create_task(self._reply(self._turn, item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _reply(self, turn: int, text: str, source: Source, user: str,
-                     origin: ChatMessage | StreamEvent | None) -> None:
-        self.bus.publish(ReplyStarted(turn_id=turn, source=source, user=user, prompt_text=text,
-                                      origin=origin))
+    async def _reply(self, turn: int, item: UserInput) -> None:
+        self.bus.publish(ReplyStarted(turn_id=turn, source=item.source, user=item.user,
+                                      prompt_text=item.text, origin=item.origin))
         await asyncio.sleep(0.3)  # thinking
-        reply = self.answer(text)
+        reply = self.answer(item.text)
         self.bus.publish(ReplyFinished(turn_id=turn, spoken_text=reply, full_text=reply,
-                                       interrupted=False, source=source, origin=origin))
+                                       interrupted=False, source=item.source, origin=item.origin))
+
+    def submit(self, text: str, source: str, user: str = "",
+               origin: ChatMessage | StreamEvent | None = None) -> None:
+        raise AssertionError("chat must reach the co-host through the bus, not submit()")
 
     def stop_speaking(self) -> None:
         self.stop_calls += 1
@@ -158,12 +162,11 @@ async def test_message_in_allowed_channel_gets_a_reply_with_typing(rig: Rig) -> 
     # typing was shown in that channel before the answer arrived
     assert [c for c, t in fake.typing if t <= sent.t] == [fake.text_channel_id]
 
-    [offer] = rig.cohost.submitted
-    assert (offer.text, offer.source, offer.user) == ("what game is this?", "discord", "ana")
-    assert isinstance(offer.origin, ChatMessage)
-    assert offer.origin.platform == "discord"
-    assert offer.origin.message_id == str(message_id)
-    assert rig.recorder.of(ChatMessage) == [offer.origin]  # observers see the chat line too
+    [chat] = rig.recorder.of(ChatMessage)
+    assert (chat.platform, chat.user, chat.text) == ("discord", "ana", "what game is this?")
+    assert chat.message_id == str(message_id) and chat.channel == str(fake.text_channel_id)
+    [item] = rig.cohost.answered
+    assert (item.source, item.text, item.origin) == ("discord", "what game is this?", chat)
 
 
 async def test_message_elsewhere_gets_no_answer_but_a_mention_does(rig: Rig) -> None:
@@ -180,9 +183,8 @@ async def test_message_elsewhere_gets_no_answer_but_a_mention_does(rig: Rig) -> 
     await fake.wait_until(lambda: fake.sent_messages)
     await asyncio.sleep(1.0)  # let anything wrongly answered arrive too
     assert [m.reference_id for m in fake.sent_messages] == [mention_id]
-    assert [s.text for s in rig.cohost.submitted] == ["are you there?"]
-    origin = rig.cohost.submitted[0].origin
-    assert isinstance(origin, ChatMessage) and origin.mentions_bot
+    [chat] = rig.cohost.offered  # the others never reached the co-host
+    assert isinstance(chat, ChatMessage) and chat.text == "are you there?" and chat.mentions_bot
 
 
 async def test_long_answer_is_split_at_sentence_boundaries(rig: Rig) -> None:
@@ -216,8 +218,9 @@ async def test_blocked_message_is_ignored_and_audited(rig: Rig) -> None:
     await fake.wait_until(lambda: fake.sent_messages)
     await asyncio.sleep(0.5)
     assert [m.content for m in fake.sent_messages] == ["You said: hello. Nice!"]
-    [dropped] = rig.recorder.of(InputDropped)
-    assert (dropped.source, dropped.user, dropped.reason) == ("discord", "troll", "blocklist")
+    [dropped] = rig.recorder.of(InputDropped)  # the safety layer's audit trail
+    assert (dropped.source, dropped.user, dropped.reason) == ("discord", "troll", "blocked")
+    assert "forbiddenword" not in dropped.text
 
 
 async def test_stop_and_ears_commands_are_for_moderators_only(rig: Rig) -> None:
@@ -270,8 +273,9 @@ async def test_persona_and_ask_commands(rig: Rig) -> None:
     assert answer.content == "You said: who wins tonight?. Nice!"
     assert answer.channel_id == fake.text_channel_id
     assert answer.reference_id is not None  # replies to the question message
-    [offer] = rig.cohost.submitted
-    assert offer.source == "discord" and isinstance(offer.origin, ChatMessage)
+    [item] = rig.cohost.answered  # the question went through selection like chat
+    assert item.source == "discord" and item.text == "who wins tonight?"
+    assert isinstance(item.origin, ChatMessage) and item.origin.is_moderator
 
 
 async def test_dropped_gateway_resumes_without_losing_the_next_message(rig: Rig) -> None:
@@ -294,6 +298,40 @@ async def test_dropped_gateway_resumes_without_losing_the_next_message(rig: Rig)
     assert fake.connections[-1].path == "/gateway-resume"  # used READY's resume_gateway_url
     states = [e.state for e in rig.recorder.of(IntegrationStatus)]
     assert states[-2:] == ["reconnecting", "connected"]
+
+
+async def test_a_session_that_cannot_resume_identifies_again(rig: Rig) -> None:
+    fake = rig.fake
+    await rig.bot.start()
+    await rig.connected()
+    fake.sessions.clear()  # Discord forgot the session: RESUME gets INVALID_SESSION
+
+    await fake.drop_gateway(4000)
+    def states() -> list[str]:
+        return [e.state for e in rig.recorder.of(IntegrationStatus)]
+
+    await fake.wait_until(lambda: fake.identifies == 2, timeout=40)  # discord.py waits ~5 s
+    await fake.wait_until(lambda: states().count("connected") == 2, timeout=30)
+    assert states()[-2:] == ["reconnecting", "connected"]
+    assert len(fake.resumes) == 1
+    message_id = await fake.post_message(fake.text_channel_id, "still there?")
+    await fake.wait_until(lambda: fake.sent_messages)
+    assert fake.sent_messages[0].reference_id == message_id
+
+
+async def test_a_wrong_voice_channel_is_reported_and_text_keeps_working(rig: Rig) -> None:
+    fake = rig.fake
+    rig.settings.voice_channel_id = fake.other_channel_id  # a text channel, not a voice one
+    rig.settings.voice_output = "both"
+    await rig.bot.start()
+    await rig.connected()
+
+    error = await rig.recorder.wait_for(StageError, lambda e: e.component == "discord")
+    assert "voice channel" in error.message and "was not found" in error.message
+    assert not rig.bot.voice_sink.attached
+    await fake.post_message(fake.text_channel_id, "hello")
+    await fake.wait_until(lambda: fake.sent_messages)
+    assert rig.bot.state == "connected"
 
 
 async def test_missing_message_content_intent_gives_the_clear_error(rig: Rig) -> None:
@@ -335,6 +373,19 @@ async def test_missing_token_says_where_to_paste_it(rig: Rig) -> None:
     await rig.bot.start()
     status = await rig.failed()
     assert "No Discord bot token" in status.detail
+
+
+async def test_unreachable_discord_is_retried_with_a_readable_reason(rig: Rig) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    rig.settings.api_base = f"http://127.0.0.1:{closed_port}/api/v10"
+    await rig.bot.start()
+
+    status = await rig.recorder.wait_for(IntegrationStatus, lambda e: e.state == "reconnecting")
+    assert "Discord could not be reached" in status.detail and "retrying in" in status.detail
+    rig.settings.api_base = rig.fake.api_base  # the network is back
+    await rig.connected()
 
 
 async def test_rest_429_is_honoured(rig: Rig) -> None:

@@ -507,6 +507,27 @@ async def test_rate_limit_429_is_waited_out_and_nothing_is_lost(
         await fake.stop()
 
 
+async def test_the_limiter_keeps_replies_under_twitchs_limit(
+    make_twitch: Callable[..., TwitchChat], store: SecretStore, recorder: Recorder,
+    bus: EventBus,
+) -> None:
+    fake = await start_fake(chat_limit=3, chat_limit_moderator=3, chat_window=1.0)
+    try:
+        seed(store, fake)
+        twitch = make_twitch(fake, reply_in_chat=True)
+        # The same sliding window the integration uses, scaled down to the fake's limit.
+        twitch.limiter = SlidingWindowLimiter(lambda: 3, 1.0)
+        await connect(twitch, fake)
+        origin = await chat_from_viewer(fake, recorder, "count to seven")
+        for i in range(7):
+            bus.publish(reply_to(origin, f"Number {i}."))
+        await wait_until(lambda: len(fake.chat_log) == 7, timeout=30)
+        assert [m["message"] for m in fake.chat_log] == [f"Number {i}." for i in range(7)]
+        assert fake.rate_limited == 0  # never had to be told
+    finally:
+        await fake.stop()
+
+
 def test_split_for_chat() -> None:
     assert split_for_chat("  short   reply ") == ["short reply"]
     assert split_for_chat("") == []
@@ -549,6 +570,18 @@ async def test_sliding_window_limiter_allows_20_per_30_seconds() -> None:
     assert len(slept) == 1  # a moderator may send 100
 
 
+async def test_a_send_counts_from_when_its_request_ended() -> None:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = SlidingWindowLimiter(lambda: 1, 30.0, clock=lambda: now[0], sleep=sleep)
+    async with limiter.slot():
+        now[0] += 2.0  # a slow request: Twitch may have counted it at any point until now
+    assert limiter.delay() == pytest.approx(30.0)
+
+
 # --- the fake follows Twitch's documented behaviour -------------------------------------------
 
 
@@ -577,6 +610,34 @@ async def test_fake_payloads_parse_with_twitchio_models(fake: FakeTwitch) -> Non
         "channel.chat.message", {"payload": {"subscription": {}, "event":
                                              samples["channel.chat.message"]}}, http=None)
     assert chat.cheer.bits == 5 and chat.fragments[0].mention.name == "voxbot"
+
+
+async def test_fake_answers_twitchios_own_oauth_and_helix_client(
+    fake: FakeTwitch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """twitchio (written against the real Twitch) can be pointed at the fake and works.
+
+    Its base URLs are class variables, so this patches them for the test only; the
+    integration itself takes its URLs from the settings instead."""
+    twitchio = pytest.importorskip("twitchio")
+    monkeypatch.setattr(twitchio.Route, "BASE", f"{fake.api_base}/")
+    monkeypatch.setattr(twitchio.Route, "ID_BASE", f"{fake.base}/")
+    oauth = twitchio.authentication.OAuth(client_id=fake.client_id,
+                                          scopes=twitchio.Scopes(["user:read:chat"]))
+    try:
+        flow = await oauth.device_code_flow()
+        fake.approve(flow["user_code"], STREAMER)
+        tokens = await oauth.device_code_authorization(device_code=flow["device_code"])
+        valid = await oauth.validate_token(tokens["access_token"])
+        assert (valid.login, valid.user_id) == (STREAMER, fake.user(STREAMER).id)
+        renewed = await oauth.refresh_token(tokens["refresh_token"])
+        assert renewed.access_token != tokens["access_token"]
+        users = await oauth.request_json(twitchio.Route(
+            "GET", "users", params={"login": STREAMER},
+            headers={"Authorization": f"Bearer {renewed.access_token}"}))
+        assert users["data"][0]["display_name"] == "Streamer"
+    finally:
+        await oauth.close()
 
 
 async def test_fake_enforces_the_websocket_rules(fake: FakeTwitch) -> None:

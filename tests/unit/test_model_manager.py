@@ -489,7 +489,7 @@ def test_fake_hub_serves_hf_hub_download_with_progress(hub: FakeHub, tmp_path: P
     """hf_hub_download itself fetches from the fake, so its Hub dialect is the real one."""
     seen: list[int] = []
 
-    class Bar(tqdm):  # type: ignore[type-arg]
+    class Bar(tqdm):
         def update(self, n: float | None = 1) -> bool | None:
             seen.append(int(n or 0))
             return super().update(n)

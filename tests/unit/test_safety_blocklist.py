@@ -430,3 +430,10 @@ def test_a_blocked_sentence_cuts_the_rest_of_the_reply(caplog: pytest.LogCapture
     assert len(audit) == 1
     assert "fuck*" in audit[0].getMessage() and "reply 7" in audit[0].getMessage()
     assert "hell" not in audit[0].getMessage()  # the sentence itself is not logged
+
+
+def test_a_verdict_unpacks_as_the_directors_sentence_check_expects() -> None:
+    check = Blocklist(["fuck*"]).check
+    allowed, matched = check("well f.u.c.k me")
+    assert (allowed, matched) == (False, ("fuck*",))
+    assert not check("fuck") and check("fun")  # truth value is "allowed"

@@ -12,6 +12,8 @@ from voxelle_app.core.audio.engine import AudioEngine
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.control import Switchable
 from voxelle_app.core.hearing import Hearing
+from voxelle_app.core.llm import LanguageModel
+from voxelle_app.core.pipeline import Director
 from voxelle_app.core.logs import Redactor
 from voxelle_app.core.paths import AppPaths
 from voxelle_app.core.prompter.persona import PersonaStore
@@ -32,9 +34,26 @@ class AppContext:
     audio: AudioEngine
     hearing: Hearing
     voice: Voice
+    llm: LanguageModel
+    director: Director
     log_file: Path
     messages: list[str] = field(default_factory=list)  # startup notices for the user
     integrations: list[Switchable] = field(default_factory=list)
 
     def save_settings(self) -> None:
         self.store.save(self.settings)
+
+    async def load_models(self) -> bool:
+        """Load every model concurrently (each in its own worker); True if all loaded."""
+        import asyncio
+
+        results = await asyncio.gather(self.hearing.load(), self.voice.load(), self.llm.load())
+        return all(results)
+
+    async def stop_core(self) -> None:
+        """Stop the conversation, the devices and the model workers."""
+        await self.director.stop()
+        await self.audio.stop()
+        await self.hearing.stop()
+        self.voice.shutdown()
+        self.llm.shutdown()

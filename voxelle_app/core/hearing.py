@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from voxelle_app.core.audio.vad import RATE, Endpointer, SileroVAD, SpeechStart, Utterance, VADConfig
+from voxelle_app.core.audio.vad import (
+    RATE,
+    Endpointer,
+    SileroVAD,
+    SpeechStart,
+    TentativeEnd,
+    Utterance,
+    VADConfig,
+)
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.errors import STTError, describe
 from voxelle_app.core.events import SpeechEnded, SpeechStarted, StageState, StageStatus, TranscriptFinal
@@ -61,6 +69,9 @@ class Hearing:
         self._ptt_audio: list[np.ndarray] | None = None
         self._stream_samples = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handing_over = 0
+        self._early: tuple[int, asyncio.Future[Transcript]] | None = None
+        self._count_lock = threading.Lock()
         #: when set, returns True while the co-host's own voice is playing (echo guard)
         self.is_echo: Callable[[np.ndarray], bool] = lambda block: False
 
@@ -99,6 +110,11 @@ class Hearing:
     def ready(self) -> bool:
         return self.state == "ready" and self.stt is not None
 
+    @property
+    def pending(self) -> bool:
+        """An utterance is being handed over or transcribed."""
+        return bool(self._tasks) or self._handing_over > 0
+
     # --- input (ears thread) -----------------------------------------------------------
 
     def feed(self, block: np.ndarray) -> None:
@@ -114,7 +130,7 @@ class Hearing:
             if mode != "voice" or self.endpointer is None:
                 return
             if self.is_echo(block):
-                return
+                block = np.zeros_like(block)  # keep the VAD's clock running, hear nothing
             events = self.endpointer.feed(block)
         for event in events:
             self._hand_over(event, now)
@@ -130,7 +146,7 @@ class Hearing:
             audio = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
         return audio[-int(seconds * RATE) :]
 
-    def _hand_over(self, event: SpeechStart | Utterance, now: float) -> None:
+    def _hand_over(self, event: SpeechStart | TentativeEnd | Utterance, now: float) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -138,10 +154,20 @@ class Hearing:
         if isinstance(event, SpeechStart):
             self.bus.publish(SpeechStarted(stream_time=stream_time))
             return
+        if isinstance(event, TentativeEnd):
+            # Start transcribing now; if the silence turns out to end the turn, the text is
+            # (nearly) ready when it does. If the streamer goes on, the guess is dropped.
+            with self._count_lock:
+                self._handing_over += 1
+            loop.call_soon_threadsafe(self._start_early, event)
+            return
         waited = (event.decided_sample - event.offset_sample) / RATE
         speech_end_t = now - waited
         self.bus.publish(SpeechEnded(duration=event.duration, stream_time=stream_time))
-        loop.call_soon_threadsafe(self._spawn_transcription, event.audio, speech_end_t)
+        with self._count_lock:
+            self._handing_over += 1
+        loop.call_soon_threadsafe(self._spawn_transcription, event.audio, speech_end_t, True,
+                                  event.offset_sample)
 
     # --- push to talk ------------------------------------------------------------------
 
@@ -165,17 +191,39 @@ class Hearing:
 
     # --- transcription (loop) ------------------------------------------------------------
 
-    def _spawn_transcription(self, audio: np.ndarray, speech_end_t: float) -> None:
-        task = asyncio.ensure_future(self._transcribe_and_publish(audio, speech_end_t))
+    def _start_early(self, event: TentativeEnd) -> None:
+        with self._count_lock:
+            self._handing_over -= 1
+        if self.stt is None:
+            return
+        self._early = (event.offset_sample, asyncio.ensure_future(self.transcribe(event.audio)))
+
+    def _spawn_transcription(self, audio: np.ndarray, speech_end_t: float,
+                             handed_over: bool = False, offset: int = -1) -> None:
+        early: asyncio.Future[Transcript] | None = None
+        if self._early is not None:
+            early_offset, future = self._early
+            self._early = None
+            if early_offset == offset:
+                early = future
+            else:
+                future.cancel()
+        task = asyncio.ensure_future(self._transcribe_and_publish(audio, speech_end_t, early))
+        if handed_over:
+            with self._count_lock:
+                self._handing_over -= 1
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _transcribe_and_publish(self, audio: np.ndarray, speech_end_t: float) -> None:
+    async def _transcribe_and_publish(
+        self, audio: np.ndarray, speech_end_t: float,
+        early: asyncio.Future[Transcript] | None = None,
+    ) -> None:
         if self.stt is None:
             _log.warning("speech heard but the speech model is not loaded: %s", self.detail)
             return
         try:
-            result = await self.transcribe(audio)
+            result = await early if early is not None else await self.transcribe(audio)
         except STTError as exc:
             _log.error("%s", describe(exc))
             return

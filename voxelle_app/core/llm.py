@@ -72,15 +72,17 @@ class LanguageModel:
     def count_tokens(self, text: str) -> int:
         return self.llm.count_tokens(text) if self.llm is not None else max(1, len(text) // 4)
 
-    async def stream(self, messages: list[ChatMessageDict]) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: list[ChatMessageDict], max_tokens: int | None = None
+    ) -> AsyncIterator[str]:
         llm = self.llm
         if llm is None:
             raise ConfigurationError(
                 "The language model is not loaded.",
                 hint=self.detail or "Pick a model in the Models panel.", component="llm",
             )
-        max_tokens = self.settings.llm.max_reply_tokens
-        async for piece in self.worker.stream(lambda: llm.stream(messages, max_tokens)):
+        limit = max_tokens or self.settings.llm.max_reply_tokens
+        async for piece in self.worker.stream(lambda: llm.stream(messages, limit)):
             yield piece
 
     def shutdown(self) -> None:

@@ -119,7 +119,7 @@ class ModelBusyError(ModelDownloadError):
 
 
 _NETWORK_HINT = (
-    "Check the internet connection (and the models endpoint setting), then press Download "
+    "Check the internet connection (and the models endpoint setting), then start the download "
     "again: it resumes where it stopped."
 )
 
@@ -174,9 +174,20 @@ class ModelEntry:
     @property
     def size_bytes(self) -> int:
         """Exact total when every size is pinned, else the manifest's estimate."""
-        if all(f.size > 0 for f in self.files):
+        if self.size_is_exact:
             return sum(f.size for f in self.files)
         return self.approx_mb * 1_000_000
+
+    @property
+    def size_is_exact(self) -> bool:
+        return all(f.size > 0 for f in self.files)
+
+    @property
+    def display_size(self) -> str:
+        """"63.2 MB" when every size is pinned, "about 491 MB" from the estimate."""
+        if self.size_is_exact or self.size_bytes <= 0:
+            return format_size(self.size_bytes)
+        return f"about {format_size(self.size_bytes)}"
 
     @property
     def main_file(self) -> str | None:
@@ -542,7 +553,7 @@ class ModelManager:
     def _cancelled(self, entry: ModelEntry) -> DownloadCancelled:
         return DownloadCancelled(
             f"Download of {entry.name} paused.",
-            hint="What was received is kept: press Download again to resume.",
+            hint="What was received is kept: start the download again to resume.",
         )
 
     def _check_disk_space(self, entry: ModelEntry, folder: Path, plans: builtins.list[_Plan]) -> None:
@@ -709,7 +720,7 @@ class ModelManager:
             raise ChecksumMismatchError(
                 f"{plan.file.path} of {entry.name} failed its checksum (sha256 {observed[:12]}…, "
                 f"expected {plan.expected_sha256[:12]}…) and was deleted.",
-                hint="Press Download to fetch it again. If it fails again, the server or a proxy "
+                hint="Download it again. If it fails again, the server or a proxy "
                 "is altering the file.",
                 context={"file": plan.file.path, "observed": observed},
             )
@@ -775,7 +786,7 @@ class ModelManager:
                 elif exc.code in (401, 403) and isinstance(entry.parsed_source, HFSource):
                     raise ModelDownloadError(
                         f"The download link for {entry.name} expired (HTTP {exc.code}).",
-                        hint="Press Download again: it asks for a fresh link and resumes.",
+                        hint="Start the download again: it asks for a fresh link and resumes.",
                     ) from exc
                 else:
                     raise ModelDownloadError(
@@ -788,7 +799,7 @@ class ModelManager:
                 if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                     raise DiskFullError(
                         f"The disk filled up while downloading {entry.name}.",
-                        hint="Free some space and press Download again: it resumes.",
+                        hint="Free some space and start the download again: it resumes.",
                     ) from exc
                 outcome, last_error = "retry", exc
             else:
@@ -841,7 +852,7 @@ class ModelManager:
                 raise ModelDownloadError(
                     f"The server now sends {total} bytes for {plan.file.path} of {entry.name}, "
                     f"not the {plan.size} it announced.",
-                    hint="The file changed while downloading: press Download again.",
+                    hint="The file changed while downloading: start the download again.",
                 )
             if total is not None and plan.size is None:
                 plan.size = total
@@ -853,7 +864,9 @@ class ModelManager:
                         if cancel.is_set():
                             raise self._cancelled(entry)
                         try:
-                            chunk = resp.read(CHUNK)
+                            # read1: what has arrived (up to CHUNK), so progress and Cancel
+                            # respond on slow links too; read() would wait for CHUNK bytes.
+                            chunk = resp.read1(CHUNK)
                         except (OSError, HTTPException):
                             break  # a cut; what we have is a valid prefix
                         if not chunk:
@@ -1032,7 +1045,7 @@ def _print_list(manager: ModelManager, out: TextIO) -> None:
         state = s.state if s.state != "partial" else f"partial ({format_size(s.partial_bytes)})"
         detail = str(s.path) if s.path is not None else e.description
         ram = f"{e.ram_mb} MB" if e.ram_mb else "?"
-        rows.append((e.name, e.kind, format_size(e.size_bytes), ram, state, detail))
+        rows.append((e.name, e.kind, e.display_size, ram, state, detail))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] + "\n")

@@ -67,7 +67,9 @@ class Thinker(Protocol):
     @property
     def ready(self) -> bool: ...
 
-    def stream(self, messages: list[ChatMessageDict]) -> AsyncIterator[str]: ...
+    def stream(
+        self, messages: list[ChatMessageDict], max_tokens: int | None = None
+    ) -> AsyncIterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -134,6 +136,8 @@ class Director:
         self.check_sentence = check_sentence
         self.clock = clock
         self.sinks: list[AudioSink] = []
+        #: get every block as it is played, in the audio thread (the echo guard)
+        self.block_observers: list[Callable[[np.ndarray], None]] = []
         self.state: AgentState = "idle"
         self.ears_muted = False
         self.panic = False
@@ -146,6 +150,7 @@ class Director:
         self._listening = False
         self._last_level = 0.0
         self._idle = asyncio.Event()
+        self._warm_system = ""
         self._unsubscribe: list[Callable[[], None]] = []
         #: returns chat inputs that may take the floor now (the safety layer's selector)
         self.next_chat_input: Callable[[], UserInput | None] = lambda: None
@@ -282,6 +287,20 @@ class Director:
                 self._set_state("idle")
                 self._idle.set()
 
+    async def warm_up(self) -> None:
+        """Evaluate the persona's system prompt now, while nobody waits, so the next reply
+        only evaluates what is new (llama.cpp keeps the common prefix in its KV cache)."""
+        system = self.prompter.system_prompt()
+        if not self.thinker.ready or system == self._warm_system:
+            return
+        self._warm_system = system
+        probe = UserInput(source="typed", text="Hi")
+        try:
+            async for _ in self.thinker.stream(self.prompter.build(probe), max_tokens=1):
+                pass
+        except Exception as exc:
+            _log.warning("warm-up failed: %s", describe(exc))
+
     async def _next_input(self) -> UserInput:
         while True:
             if not self._inputs.empty():
@@ -294,13 +313,14 @@ class Director:
             try:
                 return (await asyncio.wait_for(self._inputs.get(), timeout=0.25))[2]
             except TimeoutError:
-                continue
+                await self.warm_up()
 
     async def _turn(self, event: UserInput) -> None:
         turn = _Turn(next(self._ids), event, event.speech_end_t or event.t)
         self._current = turn
         self._set_state("thinking")
         messages = self.prompter.build(event)
+        self._warm_system = messages[0]["content"]
         turn.prompt_text = messages[-1]["content"]
         self.bus.publish(ReplyStarted(turn_id=turn.id, source=event.source, user=event.user,
                                       prompt_text=turn.prompt_text, origin=event.origin))
@@ -456,6 +476,8 @@ class Director:
 
     def _on_played_block(self, block: np.ndarray, delay: float) -> None:
         """Audio thread: loudness of what is being played, for lip sync and meters."""
+        for observe in self.block_observers:
+            observe(block)
         level = float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0
         if level < 1e-4 and self._last_level < 1e-4:
             return  # silence after silence: nothing to tell

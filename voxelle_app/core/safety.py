@@ -7,11 +7,14 @@ way in and on the way out, and an obfuscation beaten once is beaten everywhere.
 
 Matching works on a normalized copy of the text (zero-width characters dropped, NFKC for
 full-width and styled letters, case folded, diacritics stripped, Cyrillic/Greek look-alikes
-mapped to Latin). Each term compiles to a regular expression that tolerates repeated letters,
+mapped to Latin). Each term compiles to a regular expression that tolerates stretched letters
+(three or more: "fuuuck"; a doubled letter spells another word, "rapping" is not "raping"),
 leetspeak look-alikes, masked letters (``f*ck``) and separators between letters, and that must
-start and end on a word boundary, so "class" never matches "ass". A cheap "skeleton" prefilter
-picks the few terms worth running a regular expression for, which keeps a sentence far under a
-millisecond with hundreds of terms.
+start and end on a word boundary, so "class" never matches "ass". White space may split a
+term only next to single letters ("f u c k", never "the pen is"), and a spelled-out term inside
+a longer spelled-out word ("c l a s s") is not a match. A cheap "skeleton" prefilter picks the
+few terms worth a regular-expression search, which keeps a sentence at tens of microseconds
+with the default list (``benchmarks/safety_eval.py`` measures it).
 
 Term syntax (files, settings, the UI): one term per line, ``#`` starts a comment, several words
 make a phrase; a trailing ``*`` also matches longer words ("fuck*" matches "fucking"), a leading
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from voxelle_app.core.errors import ConfigurationError
 from voxelle_app.core.events import ChatMessage, InputDropped, Source, StreamEvent, UserInput
@@ -71,8 +74,10 @@ _CONFUSABLES: dict[str, str] = {
     "×": "x", "¡": "!",
 }
 _CONFUSABLE_TABLE: dict[int, str] = {ord(k): v for k, v in _CONFUSABLES.items()}
-# Regional indicator symbols (the letters of flag emoji) spell words too.
-_CONFUSABLE_TABLE.update({0x1F1E6 + i: chr(ord("a") + i) for i in range(26)})
+# Letters drawn as emoji that NFKC leaves alone: negative circled and negative squared capitals,
+# and regional indicator symbols (the letters of flag emoji).
+for _block in (0x1F150, 0x1F170, 0x1F1E6):
+    _CONFUSABLE_TABLE.update({_block + i: chr(ord("a") + i) for i in range(26)})
 
 _LONG_RUN = re.compile(r"(.)\1{3,}")
 
@@ -174,6 +179,7 @@ _PUNCT = rf"(?:[^\w\s{_SYM}]|_)"  # a separator that is not white space
 # Between two letters of one word: punctuation freely ("f.u.c.k", "sh-it"), white space only
 # when a neighbour is a single letter ("f u c k", "a ss"), so "pen is" never reads "penis".
 _GAP = rf"(?:{_PUNCT}{{0,4}}|(?<!{_W}{_W}){_SEP}{{1,4}}|{_SEP}{{1,4}}(?={_W}(?!{_W})))"
+_GAP1 = rf"(?:{_PUNCT}{{1,4}}|(?<!{_W}{_W}){_SEP}{{1,4}}|{_SEP}{{1,4}}(?={_W}(?!{_W})))"
 # Between the words of a phrase: nothing, white space, or any short separator that does not
 # end a clause ("kill.yourself", "kill - yourself", but not "at home, address it later").
 _WORD_GAP = rf"(?:{_PUNCT}{{0,4}}|\s{{1,4}}|(?:(?![.,;:!?]\s){_SEP}){{1,4}})"
@@ -213,7 +219,15 @@ def _term_regex(words: list[str], prefix: bool, suffix: bool) -> str:
         for ci, ch in enumerate(word):
             if ci:
                 parts.append(_GAP)
-            parts.append(_class_for(ch, first) + "+")
+            cls = _class_for(ch, first)
+            doubled = (ci + 1 < len(word) and word[ci + 1] == ch) or (ci and word[ci - 1] == ch)
+            if doubled:  # "ss" in "ass": two or more in all
+                parts.append(cls + "+")
+            else:
+                # One letter, or three and more: a doubled letter spells another word
+                # ("rapping" is not "raping"); a stretched one is emphasis ("fuuuck"). A letter
+                # may also repeat across separators ("f u u u c k").
+                parts.append(f"{cls}(?:{cls}{cls}+)?(?:{_GAP1}{cls}+)*")
             first = False
     if suffix:
         parts.append(f"{_W}*")
@@ -286,12 +300,19 @@ def default_terms() -> list[str]:
 # --- the matcher ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Match:
-    """The verdict on one text: ``allowed`` is False when any term matched."""
+class Match(NamedTuple):
+    """The verdict on one text: ``allowed`` is False when any term matched.
+
+    A named tuple so that a plain ``(allowed, matched)`` check function (the director's
+    ``check_sentence`` hook) can be ``Blocklist.check`` itself. Its truth value is ``allowed``
+    (a non-empty tuple would otherwise always be true).
+    """
 
     allowed: bool
     matched: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
 
 
 ALLOWED = Match(True)
@@ -341,9 +362,7 @@ class Blocklist:
 
     def extended(self, terms: Iterable[str] = (), allow: Iterable[str] = ()) -> Blocklist:
         """A new list with more terms and allowed words (this one stays as it is)."""
-        return Blocklist(
-            [*self.terms, *terms], [*self.allowed_terms, *allow]
-        )
+        return Blocklist([*self.terms, *terms], [*self.allowed_terms, *allow])
 
     def check(self, text: str) -> Match:
         """Whether ``text`` may be read or said; the matched terms, as written in the list."""
@@ -366,7 +385,6 @@ class Blocklist:
                     if any(a <= start and end <= b for a, b in allow_spans):
                         continue
                 hits.append((start, start - end, order, term.name))
-                break
         if not hits:
             return ALLOWED
         # One name per place in the text ("f**k" matches several spellings of one word),
@@ -392,16 +410,15 @@ class Blocklist:
 
     def _add_masked_candidates(self, norm: str, candidates: list[_Term]) -> list[_Term]:
         # A masked letter hides the term's skeleton; fall back to "starts with the same letter".
+        firsts = {m.group(0)[0] for m in _MASKED_TOKEN.finditer(norm)}
+        if not firsts:
+            return candidates
         extra: dict[int, _Term] = {id(t): t for t in candidates}
-        found = False
-        for m in _MASKED_TOKEN.finditer(norm):
-            found = True
-            first = skeleton(m.group(0)[0]) or m.group(0)[0]
+        for first in {skeleton(c) or c for c in firsts}:
             for term in self._by_first.get(first, ()):
                 extra.setdefault(id(term), term)
-        if found:
-            for term in self._prefixed:
-                extra.setdefault(id(term), term)
+        for term in self._prefixed:
+            extra.setdefault(id(term), term)
         return list(extra.values())
 
     def _allow_spans(self, norm: str, skel: str) -> list[tuple[int, int]]:

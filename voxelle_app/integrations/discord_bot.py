@@ -1,12 +1,14 @@
 """Discord: the co-host reads and answers in text, obeys moderators' slash commands, and
 speaks its replies in a voice channel.
 
-Text flows through the same door as every other input: an eligible message is published as
-a ``ChatMessage`` and offered to the director with ``cohost.submit(..., origin=msg)``, so
-input selection and the blocklist decide what is answered, exactly as for Twitch chat. The
-bot answers only when a ``ReplyFinished`` carrying that origin comes back on the bus: as a
-reply to the message, split at Discord's 2,000-character limit on sentence boundaries, with
-the typing indicator on while the co-host thinks (from ``ReplyStarted``).
+Text goes through the same door as Twitch chat: an eligible message (allowed channel, or a
+mention / DM when enabled) is published on the bus as a ``ChatMessage``. The director hands
+every ``ChatMessage`` to the safety layer (input selection and the blocklist, which audits
+what it drops); ``cohost.submit`` is deliberately not used for chat, because it queues an
+input directly, past selection. The bot answers only when a ``ReplyFinished`` carrying that
+message as its origin comes back: as a reply to the message, split at Discord's
+2,000-character limit on sentence boundaries, with the typing indicator on while the co-host
+thinks (from ``ReplyStarted``).
 
 Voice is speak-only: ``DiscordVoiceSink`` is an ``AudioSink`` that turns the co-host's speech
 (mono float32, any rate) into 20 ms, 48 kHz stereo Opus packets for discord.py's player.
@@ -34,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import aiohttp
 import discord
 import numpy as np
 import yarl
@@ -601,6 +604,12 @@ class DiscordBot(Integration):
                 "Discord's gateway could not be reached (a Discord outage is likely).",
                 component="discord",
             ) from None
+        except (OSError, aiohttp.ClientError) as exc:
+            raise IntegrationError(
+                f"Discord could not be reached ({type(exc).__name__}).",
+                hint="Check the internet connection; Voxelle keeps trying.",
+                component="discord",
+            ) from None
 
     async def close(self) -> None:
         # The channels and messages we would answer belong to this client; a new session
@@ -697,8 +706,7 @@ class DiscordBot(Integration):
             mentions_bot=mentioned,
         )
         self._remember(chat.message_id, _Target(channel, message.to_reference(fail_if_not_exists=False)))
-        self.bus.publish(chat)
-        self.cohost.submit(text, "discord", chat.user, origin=chat)
+        self.bus.publish(chat)  # the director's safety layer decides whether it is answered
 
     # --- slash commands ----------------------------------------------------------------
 
@@ -750,6 +758,7 @@ class DiscordBot(Integration):
                 message_id=response.message_id, channel_id=channel.id,
                 guild_id=interaction.guild_id, fail_if_not_exists=False,
             )
+        # Addressed to the co-host by a moderator; selection and the blocklist still apply.
         chat = ChatMessage(
             platform="discord", user=user.display_name, text=text, user_id=str(user.id),
             message_id=f"interaction:{interaction.id}", channel=str(channel.id),
@@ -757,7 +766,6 @@ class DiscordBot(Integration):
         )
         self._remember(chat.message_id, _Target(channel, reference))
         self.bus.publish(chat)
-        self.cohost.submit(text, "discord", chat.user, origin=chat)
 
     def is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
         perms = interaction.permissions

@@ -27,13 +27,14 @@ are never put in a log line or an error message.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import math
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -232,6 +233,20 @@ class SlidingWindowLimiter:
         while (wait := self.delay()) > 0:
             await self._sleep(wait)
         self._sent.append(self._clock())
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for room, then hold it for one request. The send is stamped when the
+        request ends: Twitch received it no later than that, so our window never runs
+        ahead of Twitch's."""
+        await self.acquire()
+        reserved = self._sent[-1]
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):
+                self._sent.remove(reserved)
+            bisect.insort(self._sent, self._clock())
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -444,6 +459,8 @@ class _Stream:
 
 
 def _keepalive_grace(keepalive: float) -> float:
+    """Slack past the announced keepalive: Twitch sends keepalives about that often, so a
+    merely late one should not cost a reconnect (and the events lost during it)."""
     return min(5.0, max(1.0, keepalive * 0.5))
 
 
@@ -477,6 +494,9 @@ class TwitchChat(Integration):
         backoff: Backoff | None = None,
         keepalive_seconds: int | None = None,
     ) -> None:
+        """``settings`` is read live (the UI edits it in place). ``persona_name`` lets a
+        message that names the co-host count as a mention. ``keepalive_seconds`` asks
+        Twitch for a keepalive other than its default (10-600 s)."""
         super().__init__(bus, backoff)
         self.settings = settings
         self.secrets = secrets
@@ -487,15 +507,16 @@ class TwitchChat(Integration):
         self._wanted = False
         self._unsubscribe: Callable[[], None] | None = None
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=50)
+        self._privileged = False  # we sign in as the broadcaster: moderator limits apply
         self.limiter = SlidingWindowLimiter(
-            lambda: CHAT_RATE_MODERATOR if self.settings.is_moderator else CHAT_RATE
+            lambda: CHAT_RATE_MODERATOR if self.settings.is_moderator or self._privileged
+            else CHAT_RATE
         )
         self._conns: set[_Conn] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._sent_ids: deque[str] = deque(maxlen=200)
         self._sent_texts: deque[str] = deque(maxlen=50)
-        self._stream: _Stream | None = None
 
     # --- Switchable ----------------------------------------------------------------------
 
@@ -513,10 +534,7 @@ class TwitchChat(Integration):
         await super().stop()
 
     async def close(self) -> None:
-        tasks, self._tasks = list(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._cancel_tasks()
         conns, self._conns = list(self._conns), set()
         for conn in conns:
             with contextlib.suppress(Exception):
@@ -524,7 +542,6 @@ class TwitchChat(Integration):
             if conn.reader is not None:
                 conn.reader.cancel()
         await asyncio.gather(*(c.reader for c in conns if c.reader), return_exceptions=True)
-        self._stream = None
 
     # --- TwitchAccount -------------------------------------------------------------------
 
@@ -664,11 +681,14 @@ class TwitchChat(Integration):
             if missing:
                 detail += f"; not receiving {', '.join(missing)}"
             stream = _Stream(inbox, conn, broadcaster=broadcaster, me=me, detail=detail)
-            self._stream = stream
+            self._privileged = me.id == broadcaster.id
             self.set_state("connected", detail)
             self._spawn(self._guard(self._send_replies(http, stream), inbox))
             self._spawn(self._guard(self._revalidate(http), inbox))
-            await self._serve(stream)
+            try:
+                await self._serve(stream)
+            finally:  # the helpers use ``http``: stop them before it closes
+                await self._cancel_tasks()
 
     async def _broadcaster(self, http: aiohttp.ClientSession, me: TwitchUser) -> TwitchUser:
         channel = self.settings.channel.strip().lstrip("#").lower()
@@ -999,10 +1019,10 @@ class TwitchChat(Integration):
         if reply_to:
             body["reply_parent_message_id"] = reply_to
         for _ in range(6):
-            await self.limiter.acquire()
             self._sent_texts.append(text)  # before the echo can arrive
             try:
-                reply = await self._helix(http, "POST", "chat/messages", json_body=body)
+                async with self.limiter.slot():
+                    reply = await self._helix(http, "POST", "chat/messages", json_body=body)
             except (AuthenticationError, asyncio.CancelledError):
                 raise
             except Exception as exc:
@@ -1033,6 +1053,12 @@ class TwitchChat(Integration):
             await self._tokens.ensure(http)
 
     # --- tasks ---------------------------------------------------------------------------
+
+    async def _cancel_tasks(self) -> None:
+        tasks, self._tasks = list(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self.audio_panel.refresh()
         self.tasks.spawn(self.ctx.hearing.load(), "Loading the speech model")
         self.tasks.spawn(self.ctx.voice.load(), "Loading the voice")
+        self.tasks.spawn(self.ctx.llm.load(), "Loading the language model")
+        await self.ctx.director.start()
         await self.ctx.audio.start()
         self.status_text.setText("Ready.")
 
@@ -136,9 +138,7 @@ class MainWindow(QMainWindow):
                 await integration.stop()
             except Exception as exc:
                 _log.warning("stopping %s: %s", integration.name, describe(exc))
-        await self.ctx.audio.stop()
-        await self.ctx.hearing.stop()
-        self.ctx.voice.shutdown()
+        await self.ctx.stop_core()
         self.ctx.settings.ui.last_tab = self.tabs.currentIndex()
         try:
             self.ctx.save_settings()

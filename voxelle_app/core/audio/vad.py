@@ -71,11 +71,20 @@ class VADConfig:
     min_speech_ms: int = 250
     end_silence_ms: int = 500
     preroll_ms: int = 300
+    tentative_ms: int = 200  # silence after which STT may start early (0: never)
 
 
 @dataclass(frozen=True)
 class SpeechStart:
     onset_sample: int  # where speech began, in samples since the stream started
+
+
+@dataclass(frozen=True)
+class TentativeEnd:
+    """Silence has begun; the turn may be over. Lets STT start before the end is certain."""
+
+    audio: np.ndarray
+    offset_sample: int
 
 
 @dataclass(frozen=True)
@@ -120,8 +129,8 @@ class Endpointer:
         self._run = 0
         self._utterance = []
 
-    def feed(self, block: np.ndarray) -> list[SpeechStart | Utterance]:
-        out: list[SpeechStart | Utterance] = []
+    def feed(self, block: np.ndarray) -> list[SpeechStart | TentativeEnd | Utterance]:
+        out: list[SpeechStart | TentativeEnd | Utterance] = []
         self._pending = np.concatenate([self._pending, block.astype(np.float32)])
         while self._pending.size >= WINDOW:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
@@ -130,7 +139,7 @@ class Endpointer:
                 out.append(event)
         return out
 
-    def _window(self, window: np.ndarray) -> SpeechStart | Utterance | None:
+    def _window(self, window: np.ndarray) -> SpeechStart | TentativeEnd | Utterance | None:
         cfg = self.config
         p = self.vad.probability(window)
         self.last_probability = p
@@ -152,8 +161,13 @@ class Endpointer:
             if self._run == 0:
                 self._run_start = start
             self._run += 1
-            if self._run * WINDOW >= cfg.end_silence_ms * RATE / 1000:
+            silence_ms = self._run * WINDOW * 1000 / RATE
+            if silence_ms >= cfg.end_silence_ms:
                 return self._end(offset=self._run_start)
+            if 0 < cfg.tentative_ms < cfg.end_silence_ms and (
+                silence_ms - WINDOW * 1000 / RATE < cfg.tentative_ms <= silence_ms
+            ):
+                return self._tentative(offset=self._run_start)
         else:
             self._run = 0
         if self._samples - self._onset >= MAX_UTTERANCE_S * RATE:
@@ -181,10 +195,16 @@ class Endpointer:
         self._run = 0
         return SpeechStart(onset_sample=self._onset)
 
-    def _end(self, offset: int) -> Utterance:
+    def _cut(self, offset: int) -> np.ndarray:
         audio = np.concatenate(self._utterance)
         tail = int(0.15 * RATE)
-        audio = audio[: max(0, offset - self._utterance_start + tail)]
+        return audio[: max(0, offset - self._utterance_start + tail)]
+
+    def _tentative(self, offset: int) -> TentativeEnd:
+        return TentativeEnd(self._cut(offset), offset)
+
+    def _end(self, offset: int) -> Utterance:
+        audio = self._cut(offset)
         utterance = Utterance(audio, self._onset, offset, self._samples)
         self._speaking = False
         self._run = 0

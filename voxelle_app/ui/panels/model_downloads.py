@@ -150,7 +150,7 @@ class ModelDownloadsPanel(QWidget):
         cells = (
             entry.name,
             KIND_LABELS[entry.kind],
-            format_size(entry.size_bytes),
+            entry.display_size,
             f"{entry.ram_mb} MB" if entry.ram_mb else "?",
             entry.license,
         )
@@ -205,15 +205,35 @@ class ModelDownloadsPanel(QWidget):
             row.show("cancelling", "Pausing…")
 
     def delete(self, name: str) -> asyncio.Task[Any] | None:
+        """Delete at once, or (``confirm_delete``) after a non-modal question.
+
+        The question is opened with ``open()``, not ``exec()``: a nested Qt event loop would
+        run asyncio callbacks re-entrantly under qasync.
+        """
         row = self.rows[name]
         if row.busy:
             return None
-        if self.confirm_delete:
-            answer = QMessageBox.question(
-                self, "Delete model", f"Delete {name} from this computer? You can download it again."
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return None
+        if not self.confirm_delete:
+            return self._start_delete(name, row)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete model",
+            f"Delete {name} from this computer? You can download it again later.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+
+        def answered(result: int) -> None:
+            if result == QMessageBox.StandardButton.Yes and not row.busy:
+                self._start_delete(name, row)
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        box.open()
+        return None
+
+    def _start_delete(self, name: str, row: ModelRow) -> asyncio.Task[Any]:
         row.task = self._spawn(self._delete(name, row), f"Deleting {name}")
         return row.task
 

@@ -6,6 +6,7 @@ iterated, so it is iterated here, in the caller's thread (the STT worker), never
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,17 @@ class FasterWhisperSTT(SpeechToText):
         self.model_dir = path
         try:
             self._model = WhisperModel(
-                str(path), device="cpu", compute_type="int8", cpu_threads=self.threads
+                str(path), device="cpu", compute_type="int8",
+                cpu_threads=self.threads or min(4, os.cpu_count() or 1),
             )
         except Exception as exc:
             raise STTError(
                 f"Could not load the speech model in {path} ({exc}).",
                 hint="Check that the folder holds a complete CTranslate2 Whisper model.",
             ) from None
+        # The first decode pays for memory set-up inside CTranslate2; pay it now, not on
+        # the streamer's first sentence.
+        self.transcribe(np.zeros(16000, dtype=np.float32))
         if self.language not in ("", "auto", "en") and not self._model.model.is_multilingual:
             raise ConfigurationError(
                 f"{path.name} understands English only, but the language is set to "

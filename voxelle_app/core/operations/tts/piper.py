@@ -42,13 +42,27 @@ def check_voice(path: Path) -> tuple[Path, Path]:
     return path, config
 
 
+def _quiet_session(model: Path, threads: int) -> Any:
+    """An ONNX session that does not spin when idle and leaves cores to the language model,
+    which writes the next sentence while this one is synthesized."""
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(model), sess_options=opts,
+                                        providers=["CPUExecutionProvider"])
+
+
 class PiperTTS(TextToSpeech):
     name = "piper"
 
     def __init__(
         self, voice: Path | None = None, speed: float = 1.0, speaker_id: int = 0,
-        split_clauses: bool = True,
+        split_clauses: bool = True, threads: int = 1,
     ) -> None:
+        self.threads = threads
         self.voice = voice
         self.speed = speed
         self.speaker_id = speaker_id
@@ -67,6 +81,7 @@ class PiperTTS(TextToSpeech):
         self.voice = model
         try:
             self._voice = PiperVoice.load(str(model), config_path=str(config))
+            self._voice.session = _quiet_session(model, self.threads)
         except Exception as exc:
             raise TTSError(f"Could not load the voice {model.name} ({exc}).") from None
         self.sample_rate = int(self._voice.config.sample_rate)
