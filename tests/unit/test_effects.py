@@ -77,7 +77,8 @@ def test_filters_cut_what_they_should() -> None:
 
 def test_reverb_keeps_its_tail_and_disabled_effects_do_nothing() -> None:
     x = harmonic_tone(200, 0.5)
-    wet = EffectChain([EffectSpec(kind="reverb", params={"room_size": 0.9, "wet_level": 0.6})]).process(x, RATE)
+    reverb = EffectSpec(kind="reverb", params={"room_size": 0.9, "wet_level": 0.6})
+    wet = EffectChain([reverb]).process(x, RATE)
     assert wet.size > x.size
     off = EffectChain([EffectSpec(kind="reverb", enabled=False)]).process(x, RATE)
     assert np.array_equal(off, x)

@@ -101,7 +101,7 @@ async def test_sentence_n_plus_1_is_ready_while_n_plays(rig: Rig) -> None:
     rig.director.submit("Go", "typed")
     await rig.finished()
     audio = {e.index: e.t for e in rig.rec.of(SpeechAudioStarted)}
-    words0 = len("First sentence is here.".split())
+    words0 = len(["First", "sentence", "is", "here."])
     end_of_first = audio[0] + words0 * rig.tts.seconds_per_word
     assert rig.tts.done_at["Second one follows now."] < end_of_first
     # and the second sentence started right when the first ended: no gap for synthesis

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from voxelle_app.core.audio.engine import AudioEngine
 from voxelle_app.core.bus import EventBus
-from voxelle_app.core.control import Switchable
+from voxelle_app.core.control import AvatarControl, DiscordAccount, Switchable, TwitchAccount
 from voxelle_app.core.hearing import Hearing
 from voxelle_app.core.llm import LanguageModel
-from voxelle_app.core.pipeline import Director
 from voxelle_app.core.logs import Redactor
+from voxelle_app.core.models import ModelManager
 from voxelle_app.core.paths import AppPaths
+from voxelle_app.core.pipeline import Director
 from voxelle_app.core.prompter.persona import PersonaStore
+from voxelle_app.core.safety import Blocklist, InputSelector, load_blocklist
 from voxelle_app.core.secrets import SecretStore
 from voxelle_app.core.settings import Settings, SettingsStore
 from voxelle_app.core.voice import Voice
@@ -36,12 +38,31 @@ class AppContext:
     voice: Voice
     llm: LanguageModel
     director: Director
+    selector: InputSelector
+    models: ModelManager | None  # None when the manifest could not be read (see messages)
     log_file: Path
     messages: list[str] = field(default_factory=list)  # startup notices for the user
     integrations: list[Switchable] = field(default_factory=list)
+    twitch_account: TwitchAccount | None = None
+    discord_account: DiscordAccount | None = None
+    avatar: AvatarControl | None = None
+
+    def integration(self, name: str) -> Switchable | None:
+        return next((i for i in self.integrations if i.name == name), None)
 
     def save_settings(self) -> None:
         self.store.save(self.settings)
+
+    @property
+    def blocklist(self) -> Blocklist:
+        return self.selector.blocklist
+
+    def reload_blocklist(self) -> Blocklist:
+        """After the streamer edits their list: one new matcher for what is read and said."""
+        blocklist = load_blocklist(self.settings.safety)
+        self.selector.blocklist = blocklist
+        self.director.check_sentence = blocklist.check
+        return blocklist
 
     async def load_models(self) -> bool:
         """Load every model concurrently (each in its own worker); True if all loaded."""

@@ -116,6 +116,9 @@ class TwitchAccount(Protocol):
     @property
     def signed_in_as(self) -> str: ...
 
+    async def restore_sign_in(self) -> str:
+        """Check stored tokens at start-up; the login name, or "" when signed out."""
+
     async def begin_sign_in(self) -> DeviceCode: ...
 
     async def finish_sign_in(self) -> str:

@@ -174,7 +174,9 @@ class Hearing:
     def push_to_talk(self, pressed: bool) -> None:
         with self._lock:
             if pressed and self._ptt_audio is None:
-                self._ptt_audio = []
+                # A little of what came just before the key: people start talking as they press.
+                recent = np.concatenate(list(self._recent)) if self._recent else np.zeros(0, np.float32)
+                self._ptt_audio = [recent[-int(self.settings.audio.vad_preroll_ms * RATE / 1000):]]
                 started = True
             elif not pressed and self._ptt_audio is not None:
                 audio = np.concatenate(self._ptt_audio) if self._ptt_audio else np.zeros(0, np.float32)

@@ -88,6 +88,24 @@ class Speaker(Protocol):
 SentenceCheck = Callable[[str], tuple[bool, tuple[str, ...]]]
 
 
+class ChatSelector(Protocol):
+    """Chooses which chat inputs get an answer (core.safety.InputSelector)."""
+
+    def offer(self, item: ChatMessage | StreamEvent) -> object: ...
+
+    def next_input(self, now: float | None = None) -> UserInput | None: ...
+
+    def note_turn(self, source: Source, now: float | None = None) -> None: ...
+
+    def set_streamer_speaking(self, active: bool, now: float | None = None) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
 @dataclass
 class _Turn:
     id: int
@@ -125,6 +143,7 @@ class Director:
         speaker: Speaker | None,
         playback: PlaybackQueue | None,
         check_sentence: SentenceCheck | None = None,
+        selector: ChatSelector | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -134,6 +153,7 @@ class Director:
         self.speaker = speaker
         self.playback = playback
         self.check_sentence = check_sentence
+        self.selector = selector
         self.clock = clock
         self.sinks: list[AudioSink] = []
         #: get every block as it is played, in the audio thread (the echo guard)
@@ -152,9 +172,6 @@ class Director:
         self._idle = asyncio.Event()
         self._warm_system = ""
         self._unsubscribe: list[Callable[[], None]] = []
-        #: returns chat inputs that may take the floor now (the safety layer's selector)
-        self.next_chat_input: Callable[[], UserInput | None] = lambda: None
-        self.on_chat_message: Callable[[ChatMessage | StreamEvent], None] = self._default_chat
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -222,10 +239,10 @@ class Director:
         self._inputs.put_nowait((PRIORITY[source], next(self._seq), event))
 
     def _on_chat(self, event: ChatMessage | StreamEvent) -> None:
-        self.on_chat_message(event)  # looked up per call: the safety layer is wired in later
-
-    def _default_chat(self, event: ChatMessage | StreamEvent) -> None:
-        """Without a safety layer wired in, chat is not answered (never unfiltered)."""
+        """Chat goes through the selector (blocklist, answer mode, cooldowns, queue);
+        without one, chat is never answered: nothing unfiltered reaches the model."""
+        if self.selector is not None:
+            self.selector.offer(event)
 
     def _on_transcript(self, event: TranscriptFinal) -> None:
         self._listening = False
@@ -238,6 +255,8 @@ class Director:
         if self.ears_muted:
             return
         self._listening = True
+        if self.selector is not None:
+            self.selector.set_streamer_speaking(True)
         turn = self._current
         if turn is not None and self.settings.audio.barge_in:
             self.stop_speaking("barge_in")
@@ -245,6 +264,8 @@ class Director:
             self._set_state("listening")
 
     def _on_speech_ended(self, event: SpeechEnded) -> None:
+        if self.selector is not None:
+            self.selector.set_streamer_speaking(False)
         if self._current is None and self.state == "listening":
             self._set_state("idle")
 
@@ -258,6 +279,11 @@ class Director:
             self.stop_speaking("panic")
             while not self._inputs.empty():
                 self._inputs.get_nowait()
+            if self.selector is not None:
+                self.selector.pause()
+                self.selector.clear()
+        elif self.selector is not None:
+            self.selector.resume()
         self.bus.publish(PanicChanged(active=active))
 
     @property
@@ -305,8 +331,8 @@ class Director:
         while True:
             if not self._inputs.empty():
                 return self._inputs.get_nowait()[2]
-            if not self._listening and not self.panic:
-                chat = self.next_chat_input()
+            if not self._listening and not self.panic and self.selector is not None:
+                chat = self.selector.next_input()
                 if chat is not None:
                     self.bus.publish(chat)
                     return chat
@@ -318,6 +344,8 @@ class Director:
     async def _turn(self, event: UserInput) -> None:
         turn = _Turn(next(self._ids), event, event.speech_end_t or event.t)
         self._current = turn
+        if self.selector is not None and event.source in ("voice", "typed"):
+            self.selector.note_turn(event.source)
         self._set_state("thinking")
         messages = self.prompter.build(event)
         self._warm_system = messages[0]["content"]

@@ -59,7 +59,7 @@ class LLMSettings(Section):
     context_size: int = Field(2048, ge=256, le=131072)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
-    max_reply_tokens: int = Field(96, ge=8, le=2048)
+    max_reply_tokens: int = Field(64, ge=8, le=2048)
     threads: int = Field(0, ge=0, le=64, description="0 = number of cores")
     history_tokens: int = Field(768, ge=0, le=65536, description="Token budget for history")
     seed: int = -1
@@ -173,6 +173,10 @@ class VTubeStudioSettings(Section):
     mood_hotkeys: dict[str, str] = Field(default_factory=dict, description="mood -> hotkey id")
 
 
+class ModelsSettings(Section):
+    endpoint: str = Field("", description="Hugging Face endpoint; empty = huggingface.co or HF_ENDPOINT")
+
+
 class UISettings(Section):
     geometry: str = ""
     last_tab: int = 0
@@ -193,6 +197,7 @@ class Settings(BaseModel):
     twitch: TwitchSettings = Field(default_factory=TwitchSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     vtube_studio: VTubeStudioSettings = Field(default_factory=VTubeStudioSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
     ui: UISettings = Field(default_factory=UISettings)
 
 

@@ -328,7 +328,10 @@ class MouthEnvelope:
     gate: float = 0.02  # an opening below this (after gain) counts as silence
     silence_hold: float = 0.12  # this long under the gate closes the mouth fully
     stale_after: float = 0.2  # no loudness reading this long means playback stopped
-    mute_after_interrupt: float = 0.1  # ignore blocks already in flight when interrupted
+    # Playback reports a block when it becomes audible, so blocks already handed to the device
+    # keep arriving for up to its output latency after an interruption: they must not reopen
+    # the mouth.
+    mute_after_interrupt: float = 0.35
     value: float = field(default=0.0, init=False)
     _target: float = field(default=0.0, init=False)
     _last_feed: float = field(default=-math.inf, init=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -25,9 +27,16 @@ from voxelle_app.core.errors import describe
 from voxelle_app.core.events import StageError, StageStatus
 from voxelle_app.ui.bridge import Bridge
 from voxelle_app.ui.panels.audio import AudioPanel
+from voxelle_app.ui.panels.avatar import AvatarIntegration, AvatarPanel
+from voxelle_app.ui.panels.conversation import ConversationPanel
+from voxelle_app.ui.panels.discord_account import DiscordAccountPanel
+from voxelle_app.ui.panels.integrations import IntegrationsPanel
 from voxelle_app.ui.panels.log import LogPanel
+from voxelle_app.ui.panels.model_downloads import ModelDownloadsPanel
 from voxelle_app.ui.panels.models import ModelsPanel
 from voxelle_app.ui.panels.persona import PersonaPanel
+from voxelle_app.ui.panels.safety import SafetyPanel
+from voxelle_app.ui.panels.twitch_account import TwitchAccountPanel
 from voxelle_app.ui.tasks import TaskKeeper
 from voxelle_app.ui.widgets.status_badge import StatusBadge
 
@@ -64,7 +73,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ctx = ctx
         self.setWindowTitle(f"Voxelle {__version__} — AI co-host")
-        self.resize(1100, 720)
+        self.resize(1180, 760)
         self.bridge = Bridge(ctx.bus, self)
         self.banner = ErrorBanner()
         self.tasks = TaskKeeper(self.banner.show_message)
@@ -73,14 +82,42 @@ class MainWindow(QMainWindow):
         self._shutdown_done = False
 
         self.tabs = QTabWidget()
+        self.conversation_panel = ConversationPanel(ctx, self.bridge)
         self.audio_panel = AudioPanel(ctx, self.bridge, self.tasks)
         self.persona_panel = PersonaPanel(ctx)
-        self.models_panel = ModelsPanel(ctx, self.bridge, self.tasks)
+        self.models_panel = ModelsPanel(ctx, self.bridge, self.tasks, self._installed_models)
+        self.downloads_panel = (
+            ModelDownloadsPanel(ctx.models, self.tasks) if ctx.models is not None else None
+        )
+        self.safety_panel = SafetyPanel(ctx, self.bridge, self.tasks)
+        accounts: dict[str, QWidget] = {}
+        if ctx.twitch_account is not None:
+            accounts["twitch"] = TwitchAccountPanel(ctx.twitch_account, self.tasks)
+        if ctx.discord_account is not None:
+            accounts["discord"] = DiscordAccountPanel(ctx.discord_account)
+        self.integrations_panel = IntegrationsPanel(
+            ctx.settings, ctx.integrations, accounts, self.bridge, self.tasks, ctx.save_settings
+        )
+        self.avatar_panel = (
+            AvatarPanel(ctx.settings, cast(AvatarIntegration, ctx.avatar), self.bridge, self.tasks,
+                        ctx.save_settings)
+            if ctx.avatar is not None else None
+        )
         self.log_panel = LogPanel(self.bridge, str(ctx.log_file))
-        self.tabs.addTab(self.audio_panel, "Audio")
-        self.tabs.addTab(self.models_panel, "Models")
+        self.tabs.addTab(self.conversation_panel, "Conversation")
+        self._add_scrolling(self.audio_panel, "Audio")
+        self._add_scrolling(self.models_panel, "Models")
+        if self.downloads_panel is not None:
+            self._add_scrolling(self.downloads_panel, "Downloads")
+            self.downloads_panel.model_installed.connect(self._model_installed)
         self.tabs.addTab(self.persona_panel, "Persona")
+        self._add_scrolling(self.safety_panel, "Safety")
+        self._add_scrolling(self.integrations_panel, "Integrations")
+        if self.avatar_panel is not None:
+            self._add_scrolling(self.avatar_panel, "Avatar")
         self.tabs.addTab(self.log_panel, "Log")
+        self.safety_panel.dirty_changed.connect(
+            lambda dirty: self._mark_tab(self.safety_panel, "Safety", dirty))
         self.persona_panel.dirty_changed.connect(self._persona_dirty)
 
         central = QWidget()
@@ -119,11 +156,19 @@ class MainWindow(QMainWindow):
         self.tasks.spawn(self.ctx.voice.load(), "Loading the voice")
         self.tasks.spawn(self.ctx.llm.load(), "Loading the language model")
         await self.ctx.director.start()
+        if self.ctx.twitch_account is not None:
+            self.tasks.spawn(self.ctx.twitch_account.restore_sign_in(), "Checking the Twitch sign-in")
+        for integration in self.ctx.integrations:
+            if getattr(getattr(self.ctx.settings, integration.name, None), "enabled", False):
+                self.tasks.spawn(integration.start(), f"Connecting to {integration.title}")
         await self.ctx.audio.start()
         self.status_text.setText("Ready.")
 
     async def run(self) -> None:
         self.show()
+        self.activateWindow()
+        if self.tabs.currentWidget() is self.conversation_panel:
+            self.conversation_panel.input.setFocus()
         self.tasks.spawn(self.start(), "Starting audio")
         await self._closed.wait()
 
@@ -132,6 +177,8 @@ class MainWindow(QMainWindow):
         if self._shutdown_done:
             return
         self.status_text.setText("Closing…")
+        if self.downloads_panel is not None:
+            await self.downloads_panel.shutdown()
         await self.tasks.cancel_all()
         for integration in self.ctx.integrations:
             try:
@@ -168,6 +215,22 @@ class MainWindow(QMainWindow):
             self._shutdown_done = True
             self.close()
 
+    # --- models ------------------------------------------------------------------------
+
+    def _installed_models(self, kind: str) -> list[tuple[str, str]]:
+        manager = self.ctx.models
+        if manager is None:
+            return []
+        return [(st.name, str(manager.path_of(st.name))) for st in manager.list()
+                if st.state == "installed" and st.entry.kind == kind]
+
+    def _model_installed(self, name: str, kind: str, path: str) -> None:
+        combo = {"stt": self.models_panel.stt_combo, "llm": self.models_panel.llm_combo,
+                 "tts": self.models_panel.tts_combo}.get(kind)
+        if combo is not None and combo.findData(path) < 0:
+            combo.insertItem(combo.count() - 1, name, path)
+        self.status_text.setText(f"{name} is installed: pick it in the Models tab.")
+
     # --- push to talk ------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -193,5 +256,22 @@ class MainWindow(QMainWindow):
             badge.set_state(event.state, event.detail)
 
     def _persona_dirty(self, dirty: bool) -> None:
-        index = self.tabs.indexOf(self.persona_panel)
-        self.tabs.setTabText(index, "Persona •" if dirty else "Persona")
+        self._mark_tab(self.persona_panel, "Persona", dirty)
+
+    def _add_scrolling(self, panel: QWidget, title: str) -> None:
+        """Long panels scroll instead of forcing the window wider than a laptop screen."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        self.tabs.addTab(scroll, title)
+
+    def tab_of(self, panel: QWidget) -> int:
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is panel or (isinstance(page, QScrollArea) and page.widget() is panel):
+                return i
+        return -1
+
+    def _mark_tab(self, panel: QWidget, title: str, dirty: bool) -> None:
+        self.tabs.setTabText(self.tab_of(panel), f"{title} •" if dirty else title)

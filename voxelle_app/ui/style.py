@@ -17,4 +17,10 @@ QPushButton#primary { background: #5b21b6; border-color: #7c3aed; }
 QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QSpinBox, QDoubleSpinBox, QListWidget,
 QTableWidget { background: #1d2026; border: 1px solid #2a2e37; border-radius: 4px; padding: 3px; }
 QStatusBar { background: #101216; color: #9ca3af; }
+QCheckBox::indicator { width: 14px; height: 14px; border: 1px solid #4b5563; border-radius: 3px;
+                       background: #1d2026; }
+QCheckBox::indicator:hover { border-color: #a78bfa; }
+QCheckBox::indicator:checked { background: #7c3aed; border-color: #a78bfa; }
+QCheckBox::indicator:disabled { background: #15171c; border-color: #2a2e37; }
+QPushButton:checked { background: #b91c1c; }
 """

@@ -18,9 +18,19 @@ import threading
 
 import numpy as np
 
-from voxelle_app.core.audio.resample import StreamResampler
-
 RATE = 16000
+
+
+def _to_16k(block: np.ndarray, rate: int) -> np.ndarray:
+    """Cheap rate change for a reference signal (no filter state to keep across blocks)."""
+    if rate == RATE:
+        return block.astype(np.float32)
+    if rate % RATE == 0:
+        k = rate // RATE
+        n = block.size // k * k
+        return block[:n].reshape(-1, k).mean(axis=1).astype(np.float32)
+    n = int(round(block.size * RATE / rate))
+    return np.interp(np.linspace(0, block.size - 1, n), np.arange(block.size), block).astype(np.float32)
 
 
 class EchoGuard:
@@ -29,7 +39,7 @@ class EchoGuard:
         self.window = int(window_s * RATE)
         self.analysis = int(analysis_s * RATE)
         self.threshold = threshold
-        self._resampler = StreamResampler(playback_rate, RATE)
+        self.playback_rate = playback_rate
         self._ref: collections.deque[np.ndarray] = collections.deque()
         self._ref_samples = 0
         self._mic: collections.deque[np.ndarray] = collections.deque()
@@ -39,7 +49,7 @@ class EchoGuard:
 
     def played(self, block: np.ndarray) -> None:
         """A block that was just played (audio thread)."""
-        small = self._resampler.process(block)
+        small = _to_16k(block, self.playback_rate)
         with self._lock:
             self._ref.append(small)
             self._ref_samples += small.size

@@ -50,6 +50,8 @@ class PlaybackQueue:
     hooks: PlaybackHooks = field(default_factory=PlaybackHooks)
 
     def __post_init__(self) -> None:
+        #: silence the device but keep timing and hooks (voice sent only to Discord)
+        self.muted = False
         self._chunks: collections.deque[_Chunk] = collections.deque()
         self._lock = threading.Lock()
         self._current_tag: Any = None
@@ -77,6 +79,13 @@ class PlaybackQueue:
     def busy(self) -> bool:
         with self._lock:
             return bool(self._chunks)
+
+    def wait_until_drained(self, timeout: float) -> bool:
+        """Blocking (call it from a worker thread): until everything queued was played."""
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.busy
 
     def pull(self, frames: int, delay: float = 0.0) -> np.ndarray:
         """The next ``frames`` samples (zero-padded), firing the hooks for what they hold."""
@@ -109,7 +118,7 @@ class PlaybackQueue:
             self.hooks.on_tag_done(tag)
         if went_idle:
             self.hooks.on_idle()
-        return out
+        return np.zeros_like(out) if self.muted else out
 
 
 class DeviceOutput:

@@ -33,13 +33,14 @@ from PySide6.QtWidgets import (
 from voxelle_app.core.control import AvatarControl, Expression, Hotkey, Switchable
 from voxelle_app.core.errors import describe
 from voxelle_app.core.events import IntegrationStatus
+from voxelle_app.core.sentences import MOODS
 from voxelle_app.core.settings import Settings
 from voxelle_app.ui.bridge import Bridge
 from voxelle_app.ui.tasks import TaskKeeper
 from voxelle_app.ui.widgets.status_badge import StatusBadge
 
-#: moods offered in the editor before the streamer adds their own
-SUGGESTED_MOODS = ("happy", "sad", "angry", "surprised", "neutral")
+#: moods offered in the editor before the streamer adds their own: the ones replies carry
+SUGGESTED_MOODS = MOODS
 NOTHING = "(nothing)"
 EXPRESSION_SUFFIX = ".exp3.json"
 

@@ -105,6 +105,35 @@ class ModelsPanel(QWidget):
         g.addRow("", self.tts_detail)
         g.addRow("", self.tts_test)
 
+        # --- language model ---
+        self.llm_combo = model_combo("SmolLM2-135M-Instruct (bundled)", installed("llm"), s.llm.model)
+        self.llm_badge = StatusBadge()
+        self.llm_detail = QLabel("")
+        self.llm_detail.setWordWrap(True)
+        self.context_size = self._spin(256, 32768, s.llm.context_size, 256)
+        self.max_tokens = self._spin(8, 1024, s.llm.max_reply_tokens, 8)
+        self.history = self._spin(0, 16384, s.llm.history_tokens, 64)
+        self.llm_threads = self._spin(0, 64, s.llm.threads, 1)
+        self.llm_threads.setSpecialValueText("auto")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(s.llm.temperature)
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.05, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setValue(s.llm.top_p)
+        llm_box = QGroupBox("Language model (llama.cpp)")
+        h = QFormLayout(llm_box)
+        h.addRow("Model", self._row(self.llm_combo, self.llm_badge))
+        h.addRow("", self.llm_detail)
+        h.addRow("Temperature", self.temperature)
+        h.addRow("Top-p", self.top_p)
+        h.addRow("Longest reply (tokens)", self.max_tokens)
+        h.addRow("History budget (tokens)", self.history)
+        h.addRow("Context size (tokens)", self.context_size)
+        h.addRow("Threads", self.llm_threads)
+
         # --- effects ---
         self.effects = EffectChainEditor(dict(s.effects.presets), s.effects.preset)
         self.preview = QPushButton("Preview")
@@ -115,24 +144,40 @@ class ModelsPanel(QWidget):
         fx.addLayout(self._row(self.preview, self.effects_status))
 
         left = QVBoxLayout()
+        left.addWidget(llm_box)
         left.addWidget(stt_box)
-        left.addWidget(tts_box)
         left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(tts_box)
+        right.addWidget(fx_box, 1)
         self.columns = QHBoxLayout(self)
         self.columns.addLayout(left, 1)
-        self.columns.addWidget(fx_box, 1)
+        self.columns.addLayout(right, 1)
 
         self.stt_combo.activated.connect(lambda _: self._model_chosen(self.stt_combo, "stt"))
         self.language.activated.connect(lambda _: self._stt_changed())
         self.tts_combo.activated.connect(lambda _: self._model_chosen(self.tts_combo, "tts"))
         self.speed.editingFinished.connect(self._tts_changed)
         self.speaker.editingFinished.connect(self._tts_changed)
+        self.llm_combo.activated.connect(lambda _: self._model_chosen(self.llm_combo, "llm"))
+        for spin in (self.context_size, self.llm_threads):
+            spin.editingFinished.connect(self._llm_changed)
+        for w in (self.temperature, self.top_p, self.max_tokens, self.history):
+            w.editingFinished.connect(self._llm_tuned)
         self.stt_test.clicked.connect(self._test_stt)
         self.tts_test.clicked.connect(lambda: self._speak(SAMPLE_LINE))
         self.preview.clicked.connect(lambda: self._speak(SAMPLE_LINE))
         self.effects.chain_changed.connect(self._chain_changed)
         self.effects.presets_changed.connect(self._preset_changed)
         bridge.on(StageStatus, self._on_status)
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int, step: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
+        spin.setValue(value)
+        return spin
 
     @staticmethod
     def _row(*widgets: QWidget) -> QHBoxLayout:
@@ -148,23 +193,41 @@ class ModelsPanel(QWidget):
         if value == CHOOSE:
             if kind == "stt":
                 value = QFileDialog.getExistingDirectory(self, "CTranslate2 Whisper model folder")
+            elif kind == "llm":
+                value, _ = QFileDialog.getOpenFileName(self, "Language model", "", "GGUF (*.gguf)")
             else:
                 value, _ = QFileDialog.getOpenFileName(self, "Piper voice", "", "Piper voices (*.onnx)")
             if not value:
-                combo.setCurrentIndex(max(0, combo.findData(
-                    self.ctx.settings.stt.model if kind == "stt" else self.ctx.settings.tts.voice)))
+                current = {"stt": self.ctx.settings.stt.model, "llm": self.ctx.settings.llm.model,
+                           "tts": self.ctx.settings.tts.voice}[kind]
+                combo.setCurrentIndex(max(0, combo.findData(current)))
                 return
             combo.insertItem(combo.count() - 1, Path(value).name, value)
             combo.setCurrentIndex(combo.count() - 2)
-        if kind == "stt":
-            self._stt_changed()
-        else:
-            self._tts_changed()
+        {"stt": self._stt_changed, "llm": self._llm_changed, "tts": self._tts_changed}[kind]()
 
     def _stt_changed(self) -> None:
         self.ctx.settings.stt.model = str(self.stt_combo.currentData())
         self.ctx.settings.stt.language = str(self.language.currentData())
         self.tasks.spawn(self.ctx.hearing.load(), "Loading the speech model")
+
+    def _llm_changed(self) -> None:
+        """Model, context size and threads need a reload."""
+        self._llm_tuned()
+        s = self.ctx.settings.llm
+        s.model = str(self.llm_combo.currentData())
+        s.context_size = int(self.context_size.value())
+        s.threads = int(self.llm_threads.value())
+        self.tasks.spawn(self.ctx.llm.load(), "Loading the language model")
+
+    def _llm_tuned(self) -> None:
+        """Sampling and lengths apply from the next reply, without a reload."""
+        s = self.ctx.settings.llm
+        s.temperature = float(self.temperature.value())
+        s.top_p = float(self.top_p.value())
+        s.max_reply_tokens = int(self.max_tokens.value())
+        s.history_tokens = int(self.history.value())
+        self.ctx.llm.apply_sampling()
 
     def _tts_changed(self) -> None:
         t = self.ctx.settings.tts
@@ -212,7 +275,8 @@ class ModelsPanel(QWidget):
     def _on_status(self, event: object) -> None:
         assert isinstance(event, StageStatus)
         target = {"stt": (self.stt_badge, self.stt_detail),
-                  "tts": (self.tts_badge, self.tts_detail)}.get(event.component)
+                  "tts": (self.tts_badge, self.tts_detail),
+                  "llm": (self.llm_badge, self.llm_detail)}.get(event.component)
         if target is None:
             return
         badge, detail = target
@@ -222,7 +286,9 @@ class ModelsPanel(QWidget):
         if event.component == "stt":
             self.stt_test.setEnabled(not busy)
             self.stt_combo.setEnabled(not busy)
-        else:
+        elif event.component == "tts":
             self.tts_test.setEnabled(not busy)
             self.tts_combo.setEnabled(not busy)
+        else:
+            self.llm_combo.setEnabled(not busy)
 

@@ -96,6 +96,7 @@ class PersonaPanel(QWidget):
         try:
             self.ctx.persona.save(text)
             self.ctx.settings.persona.name = name
+            self.ctx.selector.cohost_name = name  # "mentions" mode listens for the new name
             self.ctx.settings.persona.streamer_name = self.streamer_edit.text().strip() or (
                 "the streamer"
             )
