@@ -85,3 +85,17 @@ async def test_stream_yields_events_in_order() -> None:
 def test_event_to_dict_is_json_friendly() -> None:
     d = StageError(component="stt", message="failed").to_dict()
     assert d["type"] == "StageError" and d["component"] == "stt" and "t" in d
+
+
+def test_events_published_by_handlers_keep_publish_order_for_everyone() -> None:
+    bus = EventBus()
+    seen: list[str] = []
+
+    def first(e: StageError) -> None:
+        if e.message == "a":
+            bus.publish(StageError(component="x", message="b"))  # published while "a" dispatches
+
+    bus.subscribe(StageError, first)
+    bus.subscribe(StageError, lambda e: seen.append(e.message))
+    bus.publish(StageError(component="x", message="a"))
+    assert seen == ["a", "b"]

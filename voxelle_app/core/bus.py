@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
@@ -26,6 +26,7 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type[Event], list[Callable[[Event], object]]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
 
@@ -63,15 +64,27 @@ class EventBus:
             pass
 
     def _dispatch(self, event: Event) -> None:
-        with self._lock:
-            targets = [
-                h for cls in type(event).__mro__ if cls in self._handlers for h in self._handlers[cls]
-            ]
-        for handler in targets:
-            try:
-                handler(event)
-            except Exception:  # an observer's bug must not break the publisher
-                _log.exception("event handler %r failed on %s", handler, type(event).__name__)
+        """Every handler sees events in the order they were published: an event published
+        by a handler waits until the current event has reached all its handlers."""
+        pending: deque[Event] | None = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.append(event)
+            return
+        pending = self._local.pending = deque([event])
+        try:
+            while pending:
+                current = pending.popleft()
+                with self._lock:
+                    targets = [h for cls in type(current).__mro__ if cls in self._handlers
+                               for h in self._handlers[cls]]
+                for handler in targets:
+                    try:
+                        handler(current)
+                    except Exception:  # an observer's bug must not break the publisher
+                        _log.exception("event handler %r failed on %s", handler,
+                                       type(current).__name__)
+        finally:
+            self._local.pending = None
 
     async def stream(self, event_type: type[E], maxsize: int = 1000) -> AsyncIterator[E]:
         """Iterate events of a type as they come (oldest dropped when the reader lags)."""

@@ -477,14 +477,15 @@ class Director:
         if turn is None or turn.id != tag[0] or turn.interrupted:
             return
         turn.started.add(tag[1])
-        if turn.first_audio is None:
+        first = turn.first_audio is None
+        if first:
             turn.first_audio = self.clock()
             self._set_state("speaking")
-            self._publish_timings(turn)
-            mood = turn.mood or guess_mood(turn.text)
-            turn.mood = mood
-            self.bus.publish(MoodChanged(mood=mood))
         self.bus.publish(SpeechAudioStarted(turn_id=turn.id, index=tag[1]))
+        if first:
+            self._publish_timings(turn)
+            turn.mood = turn.mood or guess_mood(turn.text)
+            self.bus.publish(MoodChanged(mood=turn.mood))
 
     def _tag_done(self, tag: tuple[int, int]) -> None:
         turn = self._current
