@@ -4,3 +4,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 .venv/bin/python -m benchmarks.speech
+.venv/bin/python -m benchmarks.conversation

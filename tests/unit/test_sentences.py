@@ -70,3 +70,19 @@ def test_mood_tag_is_taken_off_the_front() -> None:
     assert guess_mood("Wow, no way!") == "surprised"
     assert guess_mood("Sorry about that.") == "sad"
     assert guess_mood("Thanks for the follow, I love it") == "happy"
+
+
+def test_eager_first_piece_ends_at_a_clause_then_sentences_resume() -> None:
+    s = SentenceSplitter(eager_first=True)
+    text = ("That's a really great question, and honestly I have thought about it a lot. "
+            "Let's try the castle, then the forest.")
+    out: list[str] = []
+    for i in range(0, len(text), 4):
+        out += s.push(text[i : i + 4])
+    out += s.flush()
+    assert out == ["That's a really great question,",
+                   "and honestly I have thought about it a lot.",
+                   "Let's try the castle, then the forest."]
+    short = SentenceSplitter(eager_first=True)
+    assert short.push("Oh, hi there, friend. ") == []  # too short to cut at a comma
+    assert short.flush() == ["Oh, hi there, friend."]

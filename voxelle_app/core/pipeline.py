@@ -371,7 +371,7 @@ class Director:
 
     async def _generate(self, turn: _Turn, messages: list[ChatMessageDict],
                         out: asyncio.Queue[str | None]) -> None:
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(eager_first=True)
         head: str | None = ""  # the reply's start, until we know if it carries a mood tag
         try:
             async for piece in self.thinker.stream(messages):
@@ -451,13 +451,10 @@ class Director:
             self._tag_done((turn.id, index))
             return
         resampler = StreamResampler(speaker.sample_rate, playback.rate)
-        pending: np.ndarray | None = None
         async for chunk in speaker.stream(text):
-            if pending is not None:
-                self._play(turn, index, resampler.process(pending), last=False)
-            pending = chunk
-        last = pending if pending is not None else np.zeros(0, np.float32)
-        self._play(turn, index, resampler.process(last, last=True), last=True)
+            self._play(turn, index, resampler.process(chunk), last=False)  # play it at once
+        # the resampler's tail closes the sentence: its end is what "spoken" waits for
+        self._play(turn, index, resampler.process(np.zeros(0, np.float32), last=True), last=True)
 
     def _play(self, turn: _Turn, index: int, audio: np.ndarray, last: bool) -> None:
         assert self.playback is not None

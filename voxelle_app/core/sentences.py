@@ -64,9 +64,14 @@ def guess_mood(text: str) -> str:
 class SentenceSplitter:
     max_chars: int = 180  # no punctuation for this long: cut anyway
     min_chars: int = 8  # never speak a fragment shorter than this on its own
+    #: the first piece may end at a clause (", " "; " ": ") once it is this long, so the
+    #: voice can start while the model still writes the rest of the first sentence
+    eager_first: bool = False
+    eager_chars: int = 24
 
     def __post_init__(self) -> None:
         self._buf = ""
+        self._cuts = 0
 
     def push(self, piece: str) -> list[str]:
         self._buf += piece
@@ -78,6 +83,7 @@ class SentenceSplitter:
             sentence, self._buf = self._buf[:cut].strip(), self._buf[cut:].lstrip()
             if sentence:
                 out.append(sentence)
+                self._cuts += 1
         return out
 
     def flush(self) -> list[str]:
@@ -104,6 +110,13 @@ class SentenceSplitter:
             if nxt[0].islower() and m.group()[0] == ".":
                 continue  # "e.g. this" or a stray period mid-sentence
             return end
+        if self.eager_first and self._cuts == 0:
+            for m in re.finditer(r"[,;:](?=\s+\S)", buf):
+                piece = buf[: m.end()]
+                if len(piece.strip()) >= self.eager_chars and len(piece.split()) >= 4 and not (
+                    re.search(r"\d$", buf[: m.start()]) and re.match(r",\d", buf[m.start():])
+                ):
+                    return m.end()
         if len(buf) > self.max_chars:
             window = buf[: self.max_chars]
             for sep in (", ", "; ", ": ", " - ", " "):

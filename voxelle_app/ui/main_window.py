@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         if self.tabs.currentWidget() is self.conversation_panel:
             self.conversation_panel.input.setFocus()
+        _log.info("window shown", extra={"category": "PERFORMANCE"})
         self.tasks.spawn(self.start(), "Starting audio")
         await self._closed.wait()
 
