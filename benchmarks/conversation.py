@@ -26,9 +26,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks.common import machine, median, ms, p90, write_section  # noqa: E402
+from benchmarks.common import machine, median, ms, p90, write_section
 
 QUESTIONS = [
     "Hey Vox, what game should we play tonight?",
@@ -103,14 +103,14 @@ def cold_start() -> float:
         proc.wait(20)
 
 
-def main() -> None:  # noqa: PLR0915 (one linear measurement script)
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=12)
     args = parser.parse_args()
 
+    import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    import qasync
 
     from voxelle_app.bootstrap import build_context
     from voxelle_app.core.audio.playback import VirtualOutput
@@ -149,7 +149,11 @@ def main() -> None:  # noqa: PLR0915 (one linear measurement script)
     on(ReplyToken, "first_token")
     on(ReplySentence, "first_sentence")
     on(SpeechAudioStarted, "first_audio")
-    ctx.bus.subscribe(TranscriptFinal, lambda e: current and setattr(current[-1], "stt_compute", e.stt_seconds))
+    def note_stt(e: TranscriptFinal) -> None:
+        if current:
+            current[-1].stt_compute = e.stt_seconds
+
+    ctx.bus.subscribe(TranscriptFinal, note_stt)
     finished = asyncio.Event()
     ctx.bus.subscribe(ReplyFinished, lambda e: finished.set())
 

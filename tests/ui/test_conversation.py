@@ -92,7 +92,8 @@ def test_panic_stops_speech_clears_queues_and_pauses_chat(
     ctx.director.submit("Say something nice about the chat.", "typed")
     qloop.wait_until(lambda: bool(events.of(SpeechAudioStarted)), timeout=60)
     ctx.bus.publish(ChatMessage(platform="twitch", user="viewer1", text="hello there co-host"))
-    qtbot.keyClick(window, Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window, Qt.Key.Key_X, ctrl_shift)
     qloop.wait_until(lambda: bool(events.of(ReplyFinished)), timeout=30)
     assert events.of(ReplyFinished)[0].interrupted
     assert window.conversation_panel.panic_button.isChecked()
