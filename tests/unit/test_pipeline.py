@@ -31,6 +31,7 @@ from voxelle_app.core.llm import LanguageModel
 from voxelle_app.core.pipeline import Director
 from voxelle_app.core.prompter.persona import PersonaStore
 from voxelle_app.core.prompter.prompt import Prompter
+from voxelle_app.core.safety import Blocklist
 from voxelle_app.core.settings import Settings
 from voxelle_app.core.voice import Voice
 
@@ -169,13 +170,9 @@ async def test_barge_in_interrupts_and_can_be_turned_off(rig: Rig) -> None:
     assert rig.rec.of(Interrupt)[-1].reason == "barge_in"
 
 
-def block_bad(sentence: str) -> tuple[bool, tuple[str, ...]]:
-    return ("badword" not in sentence.lower()), (("badword",) if "badword" in sentence.lower() else ())
-
-
 @pytest.mark.parametrize(
-    "rig", [{"reply": "Nice to see you. You are a badword person. Anyway, moving on.",
-             "check": block_bad}], indirect=True)
+    "rig", [{"reply": "Nice to see you. You are a b.a.d.w.o.r.d person. Anyway, moving on.",
+             "check": Blocklist(["badword"]).check}], indirect=True)
 async def test_a_blocked_sentence_is_never_spoken_and_the_rest_is_dropped(rig: Rig) -> None:
     rig.director.submit("Insult someone", "typed")
     done = await rig.finished()
