@@ -12,6 +12,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import qasync
 from PySide6.QtWidgets import QApplication
+
 from tests.integrations.fake_vts import FakeVTS
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.events import MoodChanged, MouthLevel
@@ -45,7 +46,7 @@ async def main():
     panel.resize(1080, 620)
     panel.show()
     await vts.start()
-    while panel.hotkey_table.rowCount() < 3:
+    while panel.hotkey_table.rowCount() < 3:  # noqa: ASYNC110 (a one-off script)
         await asyncio.sleep(0.05)
     bus.publish(MoodChanged(mood="happy"))
     for i in range(25):
