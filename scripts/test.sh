@@ -8,7 +8,7 @@ cd "$ROOT"
 source "$ROOT/scripts/pulse.sh"
 
 export QT_QPA_PLATFORM=offscreen
-say "ruff";   .venv/bin/ruff check voxelle_app tests benchmarks
+say "ruff";   .venv/bin/ruff check voxelle_app tests benchmarks scripts
 say "mypy";   .venv/bin/mypy voxelle_app
 say "import contracts"; .venv/bin/lint-imports --no-cache
 say "pytest"

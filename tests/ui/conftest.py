@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+
+from voxelle_app.bootstrap import build_context
+from voxelle_app.core.context import AppContext
+from voxelle_app.ui.main_window import MainWindow
 
 
 class QLoop:
@@ -46,3 +51,31 @@ def qloop(qapp: QApplication) -> Iterator[QLoop]:
     # Collect Qt wrappers now, on the GUI thread: left to chance, the garbage collector may
     # run in a worker thread and destroy Qt objects (timers) there, which crashes Qt.
     gc.collect()
+
+
+@pytest.fixture
+def ctx(voxelle_home: Path, qloop: QLoop) -> Iterator[AppContext]:
+    """A real AppContext under a private VOXELLE_HOME, its bus on the test's loop."""
+    c = build_context()
+    c.bus.attach(qloop.loop)
+    yield c
+    qloop.run(c.stop_core())
+    c.bus.detach()
+
+
+@pytest.fixture
+def window(ctx: AppContext, qloop: QLoop) -> Iterator[MainWindow]:
+    """The real main window. Not qtbot.addWidget: pytest-qt closes those before fixtures
+    end, outside the loop, and a close starts the asynchronous shutdown."""
+    w = MainWindow(ctx)
+    w.show()
+    yield w
+    qloop.run(w.shutdown())
+    w.close()
+    w.deleteLater()
+
+
+@pytest.fixture
+def errors() -> list[str]:
+    """Where a TaskKeeper's failures land, for panels tested alone."""
+    return []

@@ -4,14 +4,12 @@ reply, stop it; panic; a chat flood while the window stays responsive."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
 from tests.ui.conftest import QLoop
-from voxelle_app.bootstrap import build_context
 from voxelle_app.core.audio.playback import VirtualOutput
 from voxelle_app.core.context import AppContext
 from voxelle_app.core.events import (
@@ -27,21 +25,15 @@ pytestmark = pytest.mark.models
 
 
 @pytest.fixture
-def window(voxelle_home: Path, qloop: QLoop) -> Iterator[MainWindow]:
-    ctx = build_context()
-    ctx.bus.attach(qloop.loop)
-    w = MainWindow(ctx)
-    w.show()
+def live(window: MainWindow, qloop: QLoop) -> Iterator[MainWindow]:
+    """The window with its models loaded and the conversation running."""
     # A sound card without hardware, paced in real time: speech takes as long as it would.
-    out = VirtualOutput(ctx.audio.playback)
+    out = VirtualOutput(window.ctx.audio.playback)
     out.start()
-    assert qloop.run(ctx.load_models(), timeout=120)
-    qloop.run(ctx.director.start())
-    yield w
+    assert qloop.run(window.ctx.load_models(), timeout=120)
+    qloop.run(window.ctx.director.start())
+    yield window
     out.stop()
-    qloop.run(w.shutdown())
-    w.close()
-    w.deleteLater()
 
 
 class Events:
@@ -54,8 +46,9 @@ class Events:
 
 
 def test_typing_gets_a_streamed_reply_and_stop_interrupts_it(
-    window: MainWindow, qloop: QLoop, qtbot: QtBot
+    live: MainWindow, qloop: QLoop, qtbot: QtBot
 ) -> None:
+    window = live
     ctx = window.ctx
     events = Events(ctx)
     panel = window.conversation_panel
@@ -84,8 +77,9 @@ def test_typing_gets_a_streamed_reply_and_stop_interrupts_it(
 
 
 def test_panic_stops_speech_clears_queues_and_pauses_chat(
-    window: MainWindow, qloop: QLoop, qtbot: QtBot
+    live: MainWindow, qloop: QLoop, qtbot: QtBot
 ) -> None:
+    window = live
     ctx = window.ctx
     events = Events(ctx)
     ctx.settings.safety.answer_mode = "all"
@@ -107,9 +101,9 @@ def test_panic_stops_speech_clears_queues_and_pauses_chat(
 
 
 def test_a_flood_of_chat_keeps_the_queue_bounded_and_the_window_responsive(
-    window: MainWindow, qloop: QLoop
+    live: MainWindow, qloop: QLoop
 ) -> None:
-    ctx = window.ctx
+    ctx = live.ctx
     ctx.settings.safety.answer_mode = "all"
     ctx.settings.safety.user_cooldown_s = 0
     ctx.director.set_panic(False)

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.ui.conftest import QLoop
-from voxelle_app.bootstrap import build_context
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.context import AppContext
 from voxelle_app.core.control import Switchable
@@ -68,18 +66,8 @@ class FakeIntegration:
 Build = Callable[..., IntegrationsPanel]
 
 
-@pytest.fixture
-def ctx(voxelle_home: Path, qloop: QLoop) -> Iterator[AppContext]:
-    c = build_context()
-    c.bus.attach(qloop.loop)
-    yield c
-    qloop.run(c.stop_core())
-    c.bus.detach()
 
 
-@pytest.fixture
-def errors() -> list[str]:
-    return []
 
 
 @pytest.fixture

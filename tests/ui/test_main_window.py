@@ -1,35 +1,14 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.ui.conftest import QLoop
-from voxelle_app.bootstrap import build_context
 from voxelle_app.core.context import AppContext
 from voxelle_app.core.events import InputLevel, StageError
 from voxelle_app.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def ctx(voxelle_home: Path, qloop: QLoop) -> AppContext:
-    c = build_context()
-    c.bus.attach(qloop.loop)
-    return c
-
-
-@pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot, qloop: QLoop) -> Iterator[MainWindow]:
-    w = MainWindow(ctx)
-    w.show()
-    yield w
-    # Not qtbot.addWidget: pytest-qt closes those before fixtures end, outside the loop.
-    qloop.run(w.shutdown())
-    w.close()
-    w.deleteLater()
 
 
 def tab_names(w: MainWindow) -> list[str]:

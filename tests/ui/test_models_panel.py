@@ -1,29 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
 
 from tests.ui.conftest import QLoop
-from voxelle_app.bootstrap import build_context
 from voxelle_app.core.context import AppContext
 from voxelle_app.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.models
 
 
-@pytest.fixture
-def window(voxelle_home: Path, qloop: QLoop) -> Iterator[MainWindow]:
-    ctx = build_context()
-    ctx.bus.attach(qloop.loop)
-    w = MainWindow(ctx)
-    w.show()
-    yield w
-    qloop.run(w.shutdown())
-    w.close()
-    w.deleteLater()
 
 
 def test_window_keeps_processing_events_while_models_load(window: MainWindow, qloop: QLoop) -> None:

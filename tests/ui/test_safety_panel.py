@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,7 +12,6 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from tests.ui.conftest import QLoop
-from voxelle_app.bootstrap import build_context
 from voxelle_app.core.context import AppContext
 from voxelle_app.core.events import ChatMessage, InputDropped, SentenceBlocked
 from voxelle_app.core.safety import default_terms
@@ -25,18 +23,8 @@ TERM = "zorblax"  # made up, so the test neither needs nor prints a real slur
 SECRET = "this exact wording must never reach the screen"
 
 
-@pytest.fixture
-def ctx(voxelle_home: Path, qloop: QLoop) -> Iterator[AppContext]:
-    c = build_context()
-    c.bus.attach(qloop.loop)
-    yield c
-    qloop.run(c.stop_core())
-    c.bus.detach()
 
 
-@pytest.fixture
-def errors() -> list[str]:
-    return []
 
 
 @pytest.fixture

@@ -30,11 +30,11 @@ from voxelle_app.core.audio.vad import (
 )
 from voxelle_app.core.bus import EventBus
 from voxelle_app.core.errors import STTError, describe
-from voxelle_app.core.events import SpeechEnded, SpeechStarted, StageState, StageStatus, TranscriptFinal
+from voxelle_app.core.events import SpeechEnded, SpeechStarted, TranscriptFinal
 from voxelle_app.core.operations.stt.base import SpeechToText, Transcript
 from voxelle_app.core.operations.stt.faster_whisper import FasterWhisperSTT
 from voxelle_app.core.settings import Settings
-from voxelle_app.core.workers import ModelWorker
+from voxelle_app.core.stage import ModelStage
 
 _log = logging.getLogger("voxelle.hearing")
 RECENT_SECONDS = 5.0
@@ -47,20 +47,19 @@ def whisper_from_settings(settings: Settings) -> SpeechToText:
     )
 
 
-class Hearing:
+class Hearing(ModelStage):
+    component = "stt"
+
     def __init__(
         self,
         settings: Settings,
         bus: EventBus,
         make_stt: Callable[[Settings], SpeechToText] = whisper_from_settings,
     ) -> None:
+        super().__init__(bus)
         self.settings = settings
-        self.bus = bus
         self.make_stt = make_stt
-        self.worker = ModelWorker("stt")
         self.stt: SpeechToText | None = None
-        self.state: StageState = "unavailable"
-        self.detail = ""
         self.endpointer: Endpointer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -77,27 +76,18 @@ class Hearing:
 
     # --- models ------------------------------------------------------------------------
 
-    def _status(self, state: StageState, detail: str = "") -> None:
-        self.state, self.detail = state, detail
-        self.bus.publish(StageStatus(component="stt", state=state, detail=detail))
-
     async def load(self) -> bool:
         self._loop = asyncio.get_running_loop()
-        self._status("loading", self.settings.stt.model or "Whisper tiny.en (bundled)")
-        stt = self.make_stt(self.settings)
-        try:
-            if self.endpointer is None:
-                vad = await self.worker.run(SileroVAD)
-                self.reconfigure_vad(vad)
-            await self.worker.run(stt.load)
-        except Exception as exc:
-            self.stt = None
-            self._status("failed", describe(exc))
-            _log.error("speech recognition failed to load: %s", describe(exc))
-            return False
-        self.stt = stt
-        self._status("ready", getattr(stt, "label", stt.name))
-        return True
+        if self.endpointer is None:
+            try:
+                self.reconfigure_vad(await self.worker.run(SileroVAD))
+            except Exception as exc:
+                self._status("failed", describe(exc))
+                return False
+        self.stt = await self._load(
+            self.make_stt(self.settings), self.settings.stt.model or "Whisper tiny.en (bundled)"
+        )
+        return self.stt is not None
 
     def reconfigure_vad(self, vad: SileroVAD | None = None) -> None:
         a = self.settings.audio

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from voxelle_app.core.bus import EventBus
-from voxelle_app.core.errors import ConfigurationError, describe
-from voxelle_app.core.events import StageState, StageStatus
+from voxelle_app.core.errors import ConfigurationError
 from voxelle_app.core.operations.t2t.base import ChatMessageDict, TextToText
 from voxelle_app.core.operations.t2t.llama_cpp import LlamaCppLLM
 from voxelle_app.core.settings import Settings
-from voxelle_app.core.workers import ModelWorker
-
-_log = logging.getLogger("voxelle.llm")
+from voxelle_app.core.stage import ModelStage
 
 
 def llama_from_settings(settings: Settings) -> TextToText:
@@ -25,42 +21,30 @@ def llama_from_settings(settings: Settings) -> TextToText:
     )
 
 
-class LanguageModel:
+class LanguageModel(ModelStage):
+    component = "llm"
+
     def __init__(
         self,
         settings: Settings,
         bus: EventBus,
         make_llm: Callable[[Settings], TextToText] = llama_from_settings,
     ) -> None:
+        super().__init__(bus)
         self.settings = settings
-        self.bus = bus
         self.make_llm = make_llm
-        self.worker = ModelWorker("llm")
         self.llm: TextToText | None = None
-        self.state: StageState = "unavailable"
-        self.detail = ""
 
     @property
     def ready(self) -> bool:
         return self.state == "ready" and self.llm is not None
 
-    def _status(self, state: StageState, detail: str = "") -> None:
-        self.state, self.detail = state, detail
-        self.bus.publish(StageStatus(component="llm", state=state, detail=detail))
-
     async def load(self) -> bool:
-        self._status("loading", self.settings.llm.model or "SmolLM2-135M-Instruct (bundled)")
-        llm = self.make_llm(self.settings)
-        try:
-            await self.worker.run(llm.load)
-        except Exception as exc:
-            self.llm = None
-            self._status("failed", describe(exc))
-            _log.error("language model failed to load: %s", describe(exc))
-            return False
-        self.llm = llm
-        self._status("ready", getattr(llm, "label", llm.name))
-        return True
+        self.llm = await self._load(
+            self.make_llm(self.settings),
+            self.settings.llm.model or "SmolLM2-135M-Instruct (bundled)",
+        )
+        return self.llm is not None
 
     def apply_sampling(self) -> None:
         """Temperature and top-p apply from the next reply without a reload."""

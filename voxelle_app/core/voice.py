@@ -6,22 +6,18 @@ the TTS worker, so the loop only receives finished buffers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from voxelle_app.core.bus import EventBus
-from voxelle_app.core.errors import ConfigurationError, describe
-from voxelle_app.core.events import StageState, StageStatus
+from voxelle_app.core.errors import ConfigurationError
 from voxelle_app.core.operations.filter_audio.effects import EffectChain
 from voxelle_app.core.operations.tts.base import TextToSpeech
 from voxelle_app.core.operations.tts.piper import PiperTTS
 from voxelle_app.core.settings import Settings
-from voxelle_app.core.workers import ModelWorker
-
-_log = logging.getLogger("voxelle.voice")
+from voxelle_app.core.stage import ModelStage
 
 SAMPLE_LINE = "Hi chat! I'm your co-host. How does my voice sound today?"
 
@@ -31,21 +27,20 @@ def piper_from_settings(settings: Settings) -> TextToSpeech:
     return PiperTTS(Path(t.voice).expanduser() if t.voice else None, t.speed, t.speaker_id)
 
 
-class Voice:
+class Voice(ModelStage):
+    component = "tts"
+
     def __init__(
         self,
         settings: Settings,
         bus: EventBus,
         make_tts: Callable[[Settings], TextToSpeech] = piper_from_settings,
     ) -> None:
+        super().__init__(bus)
         self.settings = settings
-        self.bus = bus
         self.make_tts = make_tts
-        self.worker = ModelWorker("tts")
         self.effects = EffectChain()
         self.tts: TextToSpeech | None = None
-        self.state: StageState = "unavailable"
-        self.detail = ""
         self.apply_preset(settings.effects.preset)
 
     @property
@@ -56,24 +51,12 @@ class Voice:
     def sample_rate(self) -> int:
         return self.tts.sample_rate if self.tts is not None else 22050
 
-    def _status(self, state: StageState, detail: str = "") -> None:
-        self.state, self.detail = state, detail
-        self.bus.publish(StageStatus(component="tts", state=state, detail=detail))
-
     async def load(self) -> bool:
         """(Re)load the voice from settings, off the loop; False (and a status) on failure."""
-        self._status("loading", self.settings.tts.voice or "en_US-joe-medium (bundled)")
-        tts = self.make_tts(self.settings)
-        try:
-            await self.worker.run(tts.load)
-        except Exception as exc:
-            self.tts = None
-            self._status("failed", describe(exc))
-            _log.error("voice failed to load: %s", describe(exc))
-            return False
-        self.tts = tts
-        self._status("ready", getattr(tts, "label", tts.name))
-        return True
+        self.tts = await self._load(
+            self.make_tts(self.settings), self.settings.tts.voice or "en_US-joe-medium (bundled)"
+        )
+        return self.tts is not None
 
     def apply_preset(self, name: str) -> None:
         presets = self.settings.effects.presets
