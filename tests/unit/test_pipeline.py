@@ -94,7 +94,7 @@ async def test_events_come_in_order_and_history_is_kept(rig: Rig) -> None:
     timings = rig.rec.of(TurnTimings)[0]
     assert 0 < timings.to_first_token <= timings.to_first_sentence <= timings.to_first_audio
     assert rig.director.prompter.history[-1].assistant == REPLY
-    assert rig.director.prompter.history[-1].user == "[streamer, typing] Tell me something"
+    assert rig.director.prompter.history[-1].user == "streamer (typing): Tell me something"
     assert rig.rec.of(MouthLevel), "lip sync levels are published while speaking"
 
 

@@ -86,3 +86,9 @@ def test_eager_first_piece_ends_at_a_clause_then_sentences_resume() -> None:
     short = SentenceSplitter(eager_first=True)
     assert short.push("Oh, hi there, friend. ") == []  # too short to cut at a comma
     assert short.flush() == ["Oh, hi there, friend."]
+
+
+def test_stage_directions_are_shown_but_not_spoken() -> None:
+    assert speakable("*waves at chat* Hello everyone!") == "Hello everyone!"
+    assert speakable("That is *so* cool") == "That is cool"
+    assert speakable("2 * 3 = 6") == "2 3 = 6"

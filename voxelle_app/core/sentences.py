@@ -24,11 +24,13 @@ _EMOJI = re.compile(
     "\u2934\u2935\u3030\u303d\u3297\u3299]+"
 )
 _MARKDOWN = re.compile(r"[*_`#>~]+")
+_ACTION = re.compile(r"\*[^*\n]{1,80}\*")  # *waves at chat*: role-play, not speech
 _ENDERS = ".!?…"
 
 
 def speakable(text: str) -> str:
-    """What TTS should say: no emoji, no markdown marks, single spaces."""
+    """What TTS should say: no *stage directions*, emoji or markdown marks; single spaces."""
+    text = _ACTION.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     text = _MARKDOWN.sub("", text)
     return re.sub(r"\s+", " ", text).strip()
