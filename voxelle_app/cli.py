@@ -91,6 +91,16 @@ def _stderr_level(args: argparse.Namespace) -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     from voxelle_app.bootstrap import build_context, run_gui
 
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        # Qt would abort the process with a message about xcb; say what to do instead.
+        print("voxelle: no display found. Start Voxelle from your desktop session, or use "
+              "the commands that need no window: voxelle chat, voxelle run --headless "
+              "(voxelle --help lists them).", file=sys.stderr)
+        return 2
+
     return run_gui(build_context(stderr_level=_stderr_level(args)))
 
 

@@ -64,3 +64,12 @@ def test_doctor_fails_on_unwritable_log_dir(voxelle_home: Path) -> None:
         r = voxelle("doctor")
     assert r.returncode == 1
     assert any(x.startswith("[fail] log dir") for x in r.stdout.splitlines())
+
+
+def test_no_display_is_a_clear_message_not_a_qt_abort(voxelle_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "voxelle_app"], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 2
+    assert "no display found" in r.stderr and "voxelle run --headless" in r.stderr
