@@ -28,8 +28,8 @@ def test_say_then_transcribe_round_trip(voxelle_home: Path, tmp_path: Path) -> N
     assert rate == 22050 and audio.size > rate
     r = voxelle("transcribe", str(out))
     assert r.returncode == 0, r.stderr
-    text = r.stdout.strip().lower()
-    assert "welcome" in text and "stream" in text
+    heard = set(r.stdout.strip().lower().replace(",", "").replace(".", "").split())
+    assert len(heard & {"good", "evening", "everyone", "welcome", "to", "the", "stream"}) >= 5
     assert len(r.stdout.strip().splitlines()) == 1  # only the text on stdout
 
 

@@ -41,7 +41,8 @@ def test_a_spoken_question_gets_a_spoken_answer(
     positions = [types.index(name) for name in CHAIN]
     assert positions == sorted(positions), list(zip(CHAIN, positions, strict=True))
     heard = next(e for e in events if e["type"] == "TranscriptFinal")["text"].lower()
-    assert "favorite" in heard and "game" in heard
+    words_heard = set(heard.replace(",", " ").replace("?", " ").replace(".", " ").split())
+    assert len(words_heard & {"hey", "what", "is", "your", "favorite", "video", "game"}) >= 5, heard
     finished = next(e for e in events if e["type"] == "ReplyFinished")
     assert finished["spoken_text"] and not finished["interrupted"]
 

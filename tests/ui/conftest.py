@@ -22,7 +22,15 @@ class QLoop:
         self.loop = loop
 
     def run(self, awaitable: Awaitable[Any], timeout: float = 30.0) -> Any:
-        return self.loop.run_until_complete(asyncio.wait_for(awaitable, timeout))
+        """Like run_until_complete, without qasync's last pass over Qt events after the loop
+        has stopped: asyncio callbacks run in that pass find no running loop, and a queue
+        first awaited there is bound to "no loop" for good."""
+        future = asyncio.ensure_future(asyncio.wait_for(awaitable, timeout), loop=self.loop)
+        future.add_done_callback(lambda _: self.loop.stop())
+        self.loop.run_forever()
+        if not future.done():
+            raise RuntimeError("the loop stopped before the awaited work finished")
+        return future.result()
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         async def poll() -> None:
@@ -30,6 +38,15 @@ class QLoop:
                 await asyncio.sleep(0.02)
 
         self.run(poll(), timeout)
+
+    def do(self, action: Callable[[], object]) -> None:
+        """Run a UI action (a qtbot click or key press) inside the running loop: Qt may run
+        pending asyncio callbacks while it handles the event, and they need the loop set."""
+
+        async def act() -> None:
+            action()
+
+        self.run(act())
 
     def sleep(self, seconds: float) -> None:
         self.run(asyncio.sleep(seconds), seconds + 5)

@@ -52,8 +52,8 @@ def test_typing_gets_a_streamed_reply_and_stop_interrupts_it(
     ctx = window.ctx
     events = Events(ctx)
     panel = window.conversation_panel
-    qtbot.keyClicks(panel.input, "Tell me a long story about a brave little cat.")
-    qtbot.keyClick(panel.input, Qt.Key.Key_Return)
+    qloop.do(lambda: qtbot.keyClicks(panel.input, "Tell me a long story about a brave little cat."))
+    qloop.do(lambda: qtbot.keyClick(panel.input, Qt.Key.Key_Return))
     assert panel.input.text() == ""
     qloop.wait_until(lambda: len(events.of(ReplyToken)) >= 3, timeout=60)
     qloop.sleep(0.1)
@@ -62,7 +62,7 @@ def test_typing_gets_a_streamed_reply_and_stop_interrupts_it(
     assert "Tell me a long story" in panel.transcript_text()
     qloop.wait_until(lambda: bool(events.of(SpeechAudioStarted)), timeout=60)
     assert ctx.director.state == "speaking"
-    panel.stop_button.click()
+    qloop.do(panel.stop_button.click)
     qloop.wait_until(lambda: bool(events.of(ReplyFinished)), timeout=30)
     finished = events.of(ReplyFinished)[0]
     assert finished.interrupted
@@ -87,7 +87,7 @@ def test_panic_stops_speech_clears_queues_and_pauses_chat(
     qloop.wait_until(lambda: bool(events.of(SpeechAudioStarted)), timeout=60)
     ctx.bus.publish(ChatMessage(platform="twitch", user="viewer1", text="hello there co-host"))
     ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-    qtbot.keyClick(window, Qt.Key.Key_X, ctrl_shift)
+    qloop.do(lambda: qtbot.keyClick(window, Qt.Key.Key_X, ctrl_shift))
     qloop.wait_until(lambda: bool(events.of(ReplyFinished)), timeout=30)
     assert events.of(ReplyFinished)[0].interrupted
     assert window.conversation_panel.panic_button.isChecked()
@@ -96,7 +96,7 @@ def test_panic_stops_speech_clears_queues_and_pauses_chat(
     ctx.bus.publish(ChatMessage(platform="twitch", user="viewer2", text="are you there?"))
     qloop.sleep(1.0)
     assert len(events.of(ReplyStarted)) == 1  # nothing else was answered
-    window.conversation_panel.panic_button.click()  # resume
+    qloop.do(window.conversation_panel.panic_button.click)  # resume
     assert not ctx.selector.paused and not ctx.director.panic
 
 

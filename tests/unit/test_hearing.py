@@ -38,7 +38,8 @@ async def test_voice_mode_transcribes_an_utterance(bus: EventBus, recorder: Reco
     assert recorder.of(StageStatus)[-1].state == "ready"
     feed_in_thread(hearing, padded(piper, "Can you say hello to the chat?")).join()
     final = await recorder.wait_for(TranscriptFinal, timeout=30)
-    assert "hello" in final.text.lower() and "chat" in final.text.lower()
+    heard = set(final.text.lower().replace("?", "").replace(",", "").split())
+    assert len(heard & {"can", "you", "say", "hello", "to", "the", "chat"}) >= 6, final.text
     assert final.stt_seconds > 0 and final.audio_seconds > 1
     kinds = [type(e) for e in recorder.events if isinstance(e, SpeechStarted | SpeechEnded | TranscriptFinal)]
     assert kinds == [SpeechStarted, SpeechEnded, TranscriptFinal]
@@ -61,7 +62,10 @@ async def test_muted_hears_nothing_and_push_to_talk_takes_what_was_held(
     feed_in_thread(hearing, speak(piper, "Push to talk works fine.")).join()
     hearing.push_to_talk(False)
     final = await recorder.wait_for(TranscriptFinal, timeout=30)
-    assert "push" in final.text.lower() and "talk" in final.text.lower()
+    # piper's voice varies a little from run to run (noise in its generator): ask for most
+    # of the words, not every one
+    heard = set(final.text.lower().replace(".", "").split())
+    assert len(heard & {"push", "to", "talk", "works", "fine"}) >= 4, final.text
     await hearing.stop()
 
 
@@ -74,7 +78,8 @@ async def test_recent_audio_is_the_last_five_seconds(bus: EventBus, piper) -> No
     feed_in_thread(hearing, speak(piper, "Testing the microphone, one two three.")).join()
     assert hearing.recent_audio().size <= 5 * 16000
     result = await hearing.transcribe_recent()
-    assert "microphone" in result.text.lower()
+    heard = set(result.text.lower().replace(",", "").replace(".", "").split())
+    assert len(heard & {"testing", "the", "microphone", "one", "two", "three", "1", "2", "3"}) >= 4
     await hearing.stop()
 
 
