@@ -216,3 +216,21 @@ async def test_panic_stops_and_clears_everything(rig: Rig) -> None:
     await asyncio.sleep(0.3)
     assert len(rig.rec.of(ReplyStarted)) == 1  # chat is paused until resumed
     rig.director.set_panic(False)
+
+
+async def test_a_failing_selector_is_reported_and_the_director_keeps_going(rig: Rig) -> None:
+    from voxelle_app.core.events import StageError
+
+    class Broken:
+        def next_input(self, now: float | None = None) -> None:
+            raise RuntimeError("selector bug")
+
+        def __getattr__(self, name: str) -> object:
+            return lambda *a, **k: None
+
+    rig.director.selector = Broken()  # type: ignore[assignment]
+    error = await rig.rec.wait_for(StageError, lambda e: e.component == "pipeline", timeout=5)
+    assert "selector bug" in error.message
+    rig.director.submit("still there?", "typed")
+    done = await rig.finished()
+    assert done.spoken_text == REPLY

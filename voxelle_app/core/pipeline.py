@@ -301,7 +301,15 @@ class Director:
 
     async def _run(self) -> None:
         while True:
-            event = await self._next_input()
+            try:
+                event = await self._next_input()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. a broken selector: report, keep listening
+                _log.exception("choosing the next input failed")
+                self.bus.publish(StageError(component="pipeline", message=describe(exc)))
+                await asyncio.sleep(1.0)
+                continue
             try:
                 await self._turn(event)
             except asyncio.CancelledError:
