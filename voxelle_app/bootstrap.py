@@ -124,7 +124,7 @@ def build_integrations(ctx: AppContext, enabled_only: bool = False) -> list[Swit
     ctx.integrations = [twitch, discord, vts]
     ctx.twitch_account, ctx.discord_account, ctx.avatar = twitch, discord, vts
     apply_voice_output(ctx, discord.voice_sink)
-    return [i for i in ctx.integrations if not enabled_only or _enabled(ctx, i.name)]
+    return [i for i in ctx.integrations if not enabled_only or ctx.is_enabled(i.name)]
 
 
 def apply_voice_output(ctx: AppContext, discord_sink: AudioSink) -> None:
@@ -136,10 +136,6 @@ def apply_voice_output(ctx: AppContext, discord_sink: AudioSink) -> None:
     elif where == "local" and discord_sink in sinks:
         sinks.remove(discord_sink)
     ctx.audio.playback.muted = where == "discord"
-
-
-def _enabled(ctx: AppContext, name: str) -> bool:
-    return bool(getattr(getattr(ctx.settings, name), "enabled", False))
 
 
 def run_gui(ctx: AppContext) -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,8 @@ def test_window_keeps_processing_events_while_models_load(window: MainWindow, ql
         while not (stt.done() and tts.done()):
             if "loading" in (ctx.hearing.state, ctx.voice.state):
                 assert panel.stt_badge.state == "loading" or panel.tts_badge.state == "loading"
-            await qloop_sleep()
+            await asyncio.sleep(0.001)
         return stt.result(), tts.result()
-
-    async def qloop_sleep() -> None:
-        import asyncio
-
-        await asyncio.sleep(0.001)
 
     before = len(ticks)
     assert qloop.run(load_both()) == (True, True)

@@ -85,8 +85,10 @@ def test_reverb_keeps_its_tail_and_disabled_effects_do_nothing() -> None:
 
 
 def test_default_presets_build() -> None:
+    x = harmonic_tone(180, 0.3)
     for name, specs in Settings().effects.presets.items():
-        EffectChain(specs).process(harmonic_tone(180, 0.3), RATE), name
+        y = EffectChain(specs).process(x, RATE)
+        assert y.size >= x.size and np.isfinite(y).all() and np.max(np.abs(y)) <= 1.0, name
 
 
 def test_bad_specs_are_clear_errors() -> None:

@@ -75,7 +75,6 @@ def test_voice_played_into_the_sink_comes_back_through_its_monitor(pulse: None, 
         q.enqueue(voice, tag="t", last=True)
         time.sleep(0.8)
         q.flush()
-        flushed_at = time.monotonic()
         time.sleep(0.8)
     finally:
         output.stop()
@@ -86,7 +85,6 @@ def test_voice_played_into_the_sink_comes_back_through_its_monitor(pulse: None, 
     assert len(heard & {"quick", "brown", "fox", "jumps", "lazy", "dog"}) >= 5, text
     tail = audio[-int(0.3 * 16000):]
     assert np.sqrt(np.mean(tail**2)) < 1e-3, "audio kept playing after the flush"
-    assert flushed_at > 0
 
 
 def test_resample_preserves_a_tone() -> None:

@@ -5,6 +5,7 @@ Built only by ``bootstrap`` (the composition root); nothing reaches for it globa
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +48,9 @@ class AppContext:
     discord_account: DiscordAccount | None = None
     avatar: AvatarControl | None = None
 
-    def integration(self, name: str) -> Switchable | None:
-        return next((i for i in self.integrations if i.name == name), None)
+    def is_enabled(self, integration: str) -> bool:
+        """``<integration>.enabled`` in settings (twitch, discord, vtube_studio)."""
+        return bool(getattr(getattr(self.settings, integration, None), "enabled", False))
 
     def save_settings(self) -> None:
         self.store.save(self.settings)
@@ -66,8 +68,6 @@ class AppContext:
 
     async def load_models(self) -> bool:
         """Load every model concurrently (each in its own worker); True if all loaded."""
-        import asyncio
-
         results = await asyncio.gather(self.hearing.load(), self.voice.load(), self.llm.load())
         return all(results)
 

@@ -90,11 +90,14 @@ class Hearing(ModelStage):
         return self.stt is not None
 
     def reconfigure_vad(self, vad: SileroVAD | None = None) -> None:
+        """Apply the VAD settings. Before ``load`` there is nothing to reconfigure: loading
+        (in the worker) builds the endpointer from the settings as they are then."""
         a = self.settings.audio
         config = VADConfig(a.vad_threshold, a.vad_min_speech_ms, a.vad_end_silence_ms, a.vad_preroll_ms)
         with self._lock:
-            vad = vad or (self.endpointer.vad if self.endpointer else SileroVAD())
-            self.endpointer = Endpointer(vad, config)
+            vad = vad or (self.endpointer.vad if self.endpointer else None)
+            if vad is not None:
+                self.endpointer = Endpointer(vad, config)
 
     @property
     def ready(self) -> bool:

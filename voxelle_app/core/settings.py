@@ -258,7 +258,8 @@ def env_overrides(environ: dict[str, str] | os._Environ[str]) -> dict[str, dict[
         except json.JSONDecodeError:
             parsed = value
         # A field typed str must stay a str even when the text looks like JSON ("123").
-        field_info = type(getattr(Settings(), section)).model_fields.get(key)
+        section_type = Settings.model_fields[section].annotation
+        field_info = getattr(section_type, "model_fields", {}).get(key)
         if field_info is not None and field_info.annotation is str:
             parsed = value
         out.setdefault(section, {})[key] = parsed

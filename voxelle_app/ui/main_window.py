@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
         if self.ctx.twitch_account is not None:
             self.tasks.spawn(self.ctx.twitch_account.restore_sign_in(), "Checking the Twitch sign-in")
         for integration in self.ctx.integrations:
-            if getattr(getattr(self.ctx.settings, integration.name, None), "enabled", False):
+            if self.ctx.is_enabled(integration.name):
                 self.tasks.spawn(integration.start(), f"Connecting to {integration.title}")
         await self.ctx.audio.start()
         self.status_text.setText("Ready.")

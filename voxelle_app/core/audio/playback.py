@@ -205,8 +205,6 @@ class VirtualOutput:
         self.played: list[np.ndarray] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._keep = threading.Event()
-        self._keep.set()
 
     @property
     def rate(self) -> int:

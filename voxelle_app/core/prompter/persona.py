@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 from pathlib import Path
 
@@ -13,6 +14,7 @@ PLACEHOLDERS = {"name", "streamer"}
 MAX_PERSONA_CHARS = 6000
 
 
+@functools.cache
 def prompt_template(name: str) -> str:
     """A shipped template from ``prompts/`` (``persona.md``, ``system.md``)."""
     return (PROMPTS_DIR / name).read_text(encoding="utf-8")
@@ -49,20 +51,23 @@ class PersonaStore:
     def __init__(self, user_file: Path, default_file: Path = PROMPTS_DIR / "persona.md") -> None:
         self.user_file = user_file
         self.default_file = default_file
+        self._cached: str | None = None  # the loop asks for it often; only save() changes it
 
     def default(self) -> str:
         return self.default_file.read_text(encoding="utf-8")
 
     def load(self) -> str:
-        if self.user_file.exists():
-            return self.user_file.read_text(encoding="utf-8")
-        return self.default()
+        if self._cached is None:
+            self._cached = (self.user_file.read_text(encoding="utf-8") if self.user_file.exists()
+                            else self.default())
+        return self._cached
 
     def save(self, text: str) -> None:
         problems = validate_persona(text)
         if problems:
             raise ValidationError(" ".join(problems), component="persona")
         atomic_write_text(self.user_file, text)
+        self._cached = text
 
     def render(self, name: str, streamer: str) -> str:
         return self.load().format(name=name, streamer=streamer)
